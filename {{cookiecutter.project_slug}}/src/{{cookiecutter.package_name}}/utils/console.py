@@ -1,0 +1,52 @@
+"""What the user reads: the config tree at start and the results table at the end."""
+
+import warnings
+from collections.abc import Mapping
+from pathlib import Path
+
+from omegaconf import DictConfig, OmegaConf
+from rich.console import Console
+from rich.syntax import Syntax
+from rich.table import Table
+from rich.tree import Tree
+
+console = Console()
+
+
+def config_tree(cfg: DictConfig) -> Tree:
+    tree = Tree("config", guide_style="dim")
+    for key, value in cfg.items():
+        branch = tree.add(f"[bold]{key}")
+        text = (
+            OmegaConf.to_yaml(value, resolve=True) if isinstance(value, DictConfig) else str(value)
+        )
+        branch.add(Syntax(text.rstrip(), "yaml", theme="ansi_dark"))
+    return tree
+
+
+def print_config(cfg: DictConfig, save_to: Path | None = None) -> None:
+    """Print the resolved config as a tree, and keep the same text in the run folder."""
+    tree = config_tree(cfg)
+    console.print(tree)
+    if save_to is not None:
+        with save_to.open("w") as file:
+            Console(file=file, width=120, color_system=None).print(tree)
+
+
+def print_results(title: str, metrics: Mapping[str, float], notes: Mapping[str, str]) -> None:
+    table = Table(title=title, show_header=True, header_style="bold")
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    for name, value in sorted(metrics.items()):
+        table.add_row(name, f"{value:.4f}")
+    console.print(table)
+    for label, text in notes.items():
+        console.print(f"[bold]{label}:[/bold] {text}", soft_wrap=True)
+
+
+def silence_known_warnings() -> None:
+    """Hide warnings no user can act on."""
+    # Lightning 2.6 still builds torch's deprecated LeafSpec on every step.
+    warnings.filterwarnings("ignore", r".*isinstance\(treespec, LeafSpec\)", FutureWarning)
+    # We log per epoch on purpose; small datasets have fewer batches than the interval.
+    warnings.filterwarnings("ignore", r".*smaller than the logging interval")

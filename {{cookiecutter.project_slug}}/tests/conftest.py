@@ -1,0 +1,87 @@
+"""Compose the project's real configs in-process, as ``python train.py ...`` would."""
+
+import os
+import subprocess
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, open_dict
+
+from {{ cookiecutter.package_name }}.utils.resolvers import register_resolvers
+
+PROJECT = Path(__file__).resolve().parents[1]
+CONFIGS = PROJECT / "configs"
+# A real but short run: enough batches for every metric, small enough for a fast suite.
+SHORT_RUN = (
+    "trainer.max_epochs=1",
+    "trainer.limit_train_batches=4",
+    "trainer.limit_val_batches=2",
+    "trainer.limit_test_batches=2",
+    "trainer.accelerator=cpu",
+    "trainer.enable_progress_bar=false",
+    "callbacks.model_summary=null",
+)
+
+register_resolvers()
+
+
+def project_env() -> dict[str, str]:
+    """The environment for a subprocess that must import this project from source."""
+    return {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT / "src"), *sys.path])}
+
+
+@pytest.fixture
+def log_dir(tmp_path: Path) -> Path:
+    return tmp_path / "logs"
+
+
+@pytest.fixture
+def make_cfg(log_dir: Path) -> Iterator[Callable[..., DictConfig]]:
+    """A config composed and given a run folder exactly as ``@hydra.main`` does."""
+
+    def make(overrides: Sequence[str] = (), config_name: str = "train") -> DictConfig:
+        GlobalHydra.instance().clear()
+        with initialize_config_dir(str(CONFIGS), version_base="1.3"):
+            cfg = compose(
+                config_name,
+                overrides=[*overrides, f"paths.log_dir={log_dir}"],
+                return_hydra_config=True,
+            )
+        run_dir = Path(cfg.hydra.run.dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        with open_dict(cfg):
+            cfg.hydra.runtime.output_dir = str(run_dir)
+        HydraConfig.instance().set_config(cfg)
+        with open_dict(cfg):
+            del cfg.hydra
+        return cfg
+
+    yield make
+    GlobalHydra.instance().clear()
+
+
+@pytest.fixture
+def run_script(log_dir: Path) -> Callable[..., subprocess.CompletedProcess[str]]:
+    """Run one of the project's launchers as a user would, logging under ``log_dir``."""
+
+    def run(script: str, *overrides: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, script, *overrides, f"paths.log_dir={log_dir}"],
+            cwd=PROJECT,
+            env=project_env(),
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(
+                f"{script} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+            )
+        return result
+
+    return run

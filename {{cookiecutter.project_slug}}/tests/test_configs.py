@@ -1,0 +1,71 @@
+"""Every option of every config group composes, without importing torch."""
+
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import CONFIGS, PROJECT, project_env
+
+GROUPS = [
+    "model",
+    "data",
+    "optimizer",
+    "scheduler",
+    "trainer",
+    "callbacks",
+    "logger",
+    "debug",
+    "experiment",
+]
+OPTIONS = [
+    (group, path.stem) for group in GROUPS for path in sorted((CONFIGS / group).glob("*.yaml"))
+]
+
+
+@pytest.mark.parametrize(("group", "option"), OPTIONS, ids=[f"{g}={o}" for g, o in OPTIONS])
+def test_every_option_composes(make_cfg, group, option):
+    cfg = make_cfg([f"{group}={option}"])
+    assert cfg.trainer._target_ == "lightning.pytorch.Trainer"
+    if group == "model":
+        assert cfg.model._target_.startswith("{{ cookiecutter.package_name }}.models.")
+
+
+def test_overrides_apply(make_cfg):
+    cfg = make_cfg(
+        [
+            "model=transformer",
+            "trainer.max_epochs=3",
+            "optimizer=adamw",
+            "optimizer.lr=3e-4",
+            "scheduler=warmup_cosine",
+            "data.batch_size=32",
+        ]
+    )
+    assert cfg.model._target_.endswith("Transformer")
+    assert cfg.trainer.max_epochs == 3
+    assert cfg.optimizer._target_ == "torch.optim.AdamW"
+    assert cfg.optimizer.lr == pytest.approx(3e-4)
+    assert cfg.scheduler.interval == "step"
+    assert cfg.data.batch_size == 32
+
+
+def test_unknown_model_lists_the_available_ones(run_script):
+    result = run_script("train.py", "model=nope", check=False)
+    assert result.returncode != 0
+    assert "Could not find 'model/nope'" in result.stderr
+    for model in ("mlp", "cnn", "lstm", "gru", "transformer"):
+        assert f"\t{model}\n" in result.stderr
+
+
+def test_composing_does_not_import_torch():
+    code = (
+        "import sys\n"
+        "from hydra import compose, initialize_config_dir\n"
+        "from {{ cookiecutter.package_name }}.utils.resolvers import register_resolvers\n"
+        "register_resolvers()\n"
+        f"with initialize_config_dir({str(CONFIGS)!r}, version_base='1.3'):\n"
+        "    compose('train', overrides=['model=transformer'])\n"
+        "assert 'torch' not in sys.modules, 'composing a config imported torch'\n"
+    )
+    subprocess.run([sys.executable, "-c", code], cwd=PROJECT, env=project_env(), check=True)
