@@ -1,0 +1,86 @@
+from abc import ABC, abstractmethod
+
+import lightning as L
+from torch.utils.data import DataLoader, Dataset
+
+
+class DataModule(L.LightningDataModule, ABC):
+    """Splits built once, loaders configured from ``configs/data``.
+
+    ``batch_size`` is the global batch: under DDP each process loads its share.
+    """
+
+    task: str = "classification"
+
+    def __init__(
+        self,
+        batch_size: int = 64,
+        num_workers: int = 0,
+        pin_memory: bool = False,
+        persistent_workers: bool = False,
+    ) -> None:
+        super().__init__()
+        self.batch_size = batch_size
+        self.num_workers = num_workers
+        self.pin_memory = pin_memory
+        self.persistent_workers = persistent_workers and num_workers > 0
+        self._splits: tuple[Dataset, Dataset, Dataset] | None = None
+
+    @abstractmethod
+    def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:
+        """Train, validation and test datasets of ``(input, target)`` pairs."""
+
+    @property
+    @abstractmethod
+    def input_shape(self) -> tuple[int, ...]:
+        """Shape of one input, batch excluded."""
+
+    @property
+    @abstractmethod
+    def num_outputs(self) -> int:
+        """Classes for classification, predicted values for regression."""
+
+    @property
+    def class_names(self) -> list[str] | None:
+        return None
+
+    @property
+    def splits(self) -> tuple[Dataset, Dataset, Dataset]:
+        if self._splits is None:
+            self._splits = self.build_splits()
+        return self._splits
+
+    def setup(self, stage: str | None = None) -> None:
+        self.splits  # noqa: B018 - builds the splits once, on every process
+
+    @property
+    def per_device_batch_size(self) -> int:
+        world_size = self.trainer.world_size if self.trainer is not None else 1
+        if self.batch_size % world_size:
+            raise ValueError(
+                f"data.batch_size={self.batch_size} does not divide across {world_size} "
+                "processes; choose a multiple of the number of devices"
+            )
+        return self.batch_size // world_size
+
+    def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=self.per_device_batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            pin_memory=self.pin_memory,
+            persistent_workers=self.persistent_workers,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.splits[0], shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.splits[1], shuffle=False)
+
+    def test_dataloader(self) -> DataLoader:
+        return self._loader(self.splits[2], shuffle=False)
+
+    def predict_dataloader(self) -> DataLoader:
+        return self.test_dataloader()
