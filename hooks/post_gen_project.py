@@ -9,6 +9,10 @@ from pathlib import Path
 REMOVE_WHEN = {
     "LICENSE": "{{ cookiecutter.license }}" == "none",
     ".github": "{{ cookiecutter.github_ci }}" == "False",
+    "Dockerfile": "{{ cookiecutter.dockerfile }}" == "False",
+    ".dockerignore": "{{ cookiecutter.dockerfile }}" == "False",
+    "configs/launcher": "{{ cookiecutter.slurm }}" == "False",
+    "tests/test_slurm.py": "{{ cookiecutter.slurm }}" == "False",
 }
 
 
@@ -28,6 +32,7 @@ def main() -> None:
         "  cd {{ cookiecutter.project_slug }}\n"
         "  python -m venv .venv && . .venv/bin/activate\n"
         "  pip install -e '.[dev]'\n"
+        "  git init && pre-commit install   # ruff and hygiene checks on every commit\n"
         "  python train.py              # digits, a minute on a laptop CPU\n"
         "  python train.py model=transformer trainer.max_epochs=20\n"
     )

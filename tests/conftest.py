@@ -40,6 +40,14 @@ def run_in(project: Path, *command: str, timeout: int = 900) -> subprocess.Compl
     )
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--fast",
+        action="store_true",
+        help="bake every pair of option values (pairwise) instead of the full cross-product",
+    )
+
+
 @pytest.fixture(scope="session")
 def bake(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
     """Bake once per distinct set of answers for the whole session."""

@@ -3,12 +3,11 @@
 import hydra
 from omegaconf import DictConfig
 
-from {{ cookiecutter.package_name }}.utils.resolvers import register_resolvers
-
-register_resolvers()
+from {{ cookiecutter.package_name }}.utils.cli import launch, one_line_errors
 
 
 @hydra.main(version_base="1.3", config_path="configs", config_name="eval")
+@one_line_errors
 def main(cfg: DictConfig) -> None:
     from {{ cookiecutter.package_name }}.pipelines.evaluate import evaluate
 
@@ -16,4 +15,4 @@ def main(cfg: DictConfig) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    launch(main)

@@ -39,9 +39,9 @@ def test_run_folder_holds_config_checkpoints_and_metrics(make_cfg, log_dir):
     for name in (
         "config.yaml",
         "config.resolved.yaml",
-        "metrics.csv",
         "metrics.json",
         "requirements.txt",
+        "plots/learning_curves.png",
     ):
         assert (run_dir / name).is_file(), name
     assert "test/acc" in json.loads((run_dir / "metrics.json").read_text())

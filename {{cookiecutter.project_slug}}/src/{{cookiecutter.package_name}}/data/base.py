@@ -1,7 +1,14 @@
+import math
+import pickle
 from abc import ABC, abstractmethod
+from pathlib import Path
 
 import lightning as L
+import numpy as np
+import torch
 from torch.utils.data import DataLoader, Dataset
+
+from ..utils.errors import ConfigError, DataError
 
 
 class DataModule(L.LightningDataModule, ABC):
@@ -57,7 +64,7 @@ class DataModule(L.LightningDataModule, ABC):
     def per_device_batch_size(self) -> int:
         world_size = self.trainer.world_size if self.trainer is not None else 1
         if self.batch_size % world_size:
-            raise ValueError(
+            raise ConfigError(
                 f"data.batch_size={self.batch_size} does not divide across {world_size} "
                 "processes; choose a multiple of the number of devices"
             )
@@ -84,3 +91,37 @@ class DataModule(L.LightningDataModule, ABC):
 
     def predict_dataloader(self) -> DataLoader:
         return self.test_dataloader()
+
+    def preprocess(self, raw: torch.Tensor) -> torch.Tensor:
+        """Raw inputs as stored on disk -> what the model sees; shared by training and
+        ``predict.py`` so a deployed model gets exactly the training transform."""
+        return raw
+
+    def load_inputs(self, path: Path) -> torch.Tensor:
+        """Raw inputs from a .npy, .pt or .csv file (one example per row), preprocessed."""
+        readers = {
+            ".npy": lambda: torch.from_numpy(np.load(path, allow_pickle=False)),
+            ".pt": lambda: torch.load(path, weights_only=True),
+            ".csv": lambda: torch.from_numpy(np.loadtxt(path, delimiter=",", ndmin=2)),
+        }
+        suffix = path.suffix.lower()
+        if suffix not in readers:
+            raise DataError(
+                f"{path}: cannot read {suffix or 'extension-less'} files; use .npy, .pt or .csv"
+            )
+        try:
+            raw = readers[suffix]()
+        except (ValueError, EOFError, OSError, RuntimeError, pickle.UnpicklingError) as error:
+            raise DataError(
+                f"{path} is not a readable {suffix} file ({str(error).splitlines()[0]}); "
+                "it may be truncated: write it again"
+            ) from error
+        if not isinstance(raw, torch.Tensor):
+            raise DataError(f"{path} does not hold a tensor of numbers")
+        expected = math.prod(self.input_shape)
+        if raw.numel() % expected or (raw.dim() > 1 and math.prod(raw.shape[1:]) != expected):
+            raise DataError(
+                f"{path}: inputs of shape {tuple(raw.shape)} do not fit this data's input shape "
+                f"{self.input_shape}; give one example per row"
+            )
+        return self.preprocess(raw.float().reshape(-1, *self.input_shape))

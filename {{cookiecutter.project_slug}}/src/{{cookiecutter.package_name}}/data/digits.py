@@ -39,10 +39,13 @@ class DigitsDataModule(DataModule):
     def class_names(self) -> list[str]:
         return [str(digit) for digit in range(10)]
 
+    def preprocess(self, raw: torch.Tensor) -> torch.Tensor:
+        """Pixel values 0..16 (as scikit-learn stores them) -> [-1, 1]."""
+        return (raw / 16.0 - 0.5) / 0.5
+
     def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:
         digits = load_digits()
-        images = torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1) / 16.0
-        images = (images - 0.5) / 0.5
+        images = self.preprocess(torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1))
         labels = torch.tensor(digits.target, dtype=torch.long)
         indices = list(range(len(labels)))
         held_out = self.val_fraction + self.test_fraction

@@ -3,6 +3,8 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from .shapes import image_or_sequence
+
 
 class CNN(nn.Module):
     """Conv blocks with pooling, then a linear head.
@@ -19,7 +21,7 @@ class CNN(nn.Module):
         dropout: float = 0.1,
     ) -> None:
         super().__init__()
-        self.is_sequence = len(input_shape) == 2
+        self.is_sequence = image_or_sequence(input_shape) == "sequence"
         conv, norm, pool = (
             (nn.Conv1d, nn.BatchNorm1d, nn.MaxPool1d)
             if self.is_sequence

@@ -1,20 +1,48 @@
 """Objects from config: data, task, callbacks, loggers and the trainer."""
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import lightning as L
+from hydra.core.hydra_config import HydraConfig
+from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from lightning.pytorch import callbacks
 from omegaconf import DictConfig
 
 from ..data.base import DataModule
+from ..models.shapes import IncompatibleInput
 from ..tasks import Task, task_class
-from ..utils.callbacks import RandomStateCheckpoint
+from ..utils.callbacks import InterruptCheckpoint, LogParameterCounts, RandomStateCheckpoint
+from ..utils.checkpoints import AtomicCheckpointIO
 from ..utils.config import to_container
+from ..utils.errors import UserError
+from ..utils.runs import LAST_CHECKPOINT
+
+
+@contextmanager
+def _plain_errors() -> Iterator[None]:
+    """Hydra wraps a constructor's error in its own; raise the constructor's own error
+    instead when it is bad input (a missing data.path, an absent package)."""
+    try:
+        yield
+    except InstantiationException as error:
+        if isinstance(error.__cause__, UserError):
+            raise error.__cause__ from None
+        raise
+
+
+def _choice(cfg: DictConfig, group: str) -> str:
+    """The option picked for a config group (``cnn``), or its class name outside Hydra."""
+    choices = HydraConfig.get().runtime.choices if HydraConfig.initialized() else {}
+    return choices.get(group) or cfg[group]._target_.rsplit(".", 1)[-1]
 
 
 def build_data(data_cfg: Any) -> DataModule:
-    datamodule = instantiate(data_cfg)
+    with _plain_errors():
+        datamodule = instantiate(data_cfg)
     if not isinstance(datamodule, DataModule):
         raise TypeError(
             f"data {data_cfg.get('_target_')} is not a {DataModule.__module__}.DataModule"
@@ -23,16 +51,26 @@ def build_data(data_cfg: Any) -> DataModule:
 
 
 def build_task(cfg: DictConfig, datamodule: DataModule) -> Task:
-    """The task the data's kind calls for, around the configured model."""
-    return task_class(datamodule.task)(
-        model=to_container(cfg.model),
-        data=to_container(cfg.data),
-        optimizer=to_container(cfg.optimizer),
-        scheduler=to_container(cfg.scheduler) if cfg.scheduler.get("scheduler") else None,
-        input_shape=list(datamodule.input_shape),
-        num_outputs=datamodule.num_outputs,
-        class_names=datamodule.class_names,
-    )
+    """The task the data's kind calls for, around the configured model.
+
+    Every model states the input shapes it reads (see ``models/shapes.py``); a pair that
+    does not fit fails here, with one sentence naming both.
+    """
+    try:
+        with _plain_errors():
+            return task_class(datamodule.task)(
+                model=to_container(cfg.model),
+                data=to_container(cfg.data),
+                optimizer=to_container(cfg.optimizer),
+                scheduler=to_container(cfg.scheduler) if cfg.scheduler.get("scheduler") else None,
+                input_shape=list(datamodule.input_shape),
+                num_outputs=datamodule.num_outputs,
+                class_names=datamodule.class_names,
+                nonfinite_loss=cfg.get("nonfinite_loss", "stop"),
+            )
+    except IncompatibleInput as error:
+        model, data = _choice(cfg, "model"), _choice(cfg, "data")
+        raise IncompatibleInput(f"model {model} cannot read data {data}: {error}") from None
 
 
 def _instantiate_all(group: DictConfig | None) -> list[Any]:
@@ -63,7 +101,15 @@ def build_trainer(cfg: DictConfig, **overrides: Any) -> L.Trainer:
         for callback in _instantiate_all(cfg.get("callbacks"))
         if not _switched_off(callback, trainer_cfg, bool(loggers))
     ]
-    callback_list.append(RandomStateCheckpoint())
+    callback_list += [
+        RandomStateCheckpoint(),
+        LogParameterCounts(),
+        InterruptCheckpoint(Path(cfg.paths.output_dir) / LAST_CHECKPOINT),
+    ]
+    configured_plugins = trainer_cfg.get("plugins")
+    plugins = [AtomicCheckpointIO(), *(instantiate(configured_plugins) or [])]
     for logger in loggers:
         logger.log_hyperparams(to_container(cfg))
-    return instantiate(cfg.trainer, callbacks=callback_list, logger=loggers or False, **overrides)
+    return instantiate(
+        cfg.trainer, callbacks=callback_list, logger=loggers or False, plugins=plugins, **overrides
+    )

@@ -5,15 +5,16 @@ trained and the same model trains on any data of a compatible kind.
 """
 
 from pathlib import Path
-from typing import Any
 
 import torch
-from hydra.utils import get_class
 
-from .base import Task
+from ..utils.checkpoints import read_checkpoint
+from ..utils.errors import CheckpointError
+from .base import TASK_KIND, Task
 from .classification import ClassificationTask
+from .regression import RegressionTask
 
-TASKS: dict[str, type[Task]] = {"classification": ClassificationTask}
+TASKS: dict[str, type[Task]] = {"classification": ClassificationTask, "regression": RegressionTask}
 
 
 def task_class(kind: str) -> type[Task]:
@@ -22,13 +23,16 @@ def task_class(kind: str) -> type[Task]:
     return TASKS[kind]
 
 
-def load_task(checkpoint_path: str | Path, map_location: str = "cpu") -> Task:
+def load_task(checkpoint_path: str | Path, map_location: str | torch.device = "cpu") -> Task:
     """Rebuild a task and its model from a checkpoint alone, without unpickling code."""
-    checkpoint: dict[str, Any] = torch.load(
-        checkpoint_path, map_location=map_location, weights_only=True
-    )
+    checkpoint = read_checkpoint(checkpoint_path, map_location)
     hparams = checkpoint["hyper_parameters"]
-    kind = get_class(hparams["data"]["_target_"]).task
-    task = task_class(kind)(**hparams)
-    task.load_state_dict(checkpoint["state_dict"])
-    return task
+    task = task_class(checkpoint[TASK_KIND])(**hparams)
+    try:
+        task.load_state_dict(checkpoint["state_dict"])
+    except RuntimeError as error:
+        raise CheckpointError(
+            f"the weights in {checkpoint_path} do not fit the model its config describes "
+            f"({hparams['model'].get('_target_')}): {str(error).splitlines()[0]}"
+        ) from error
+    return task.to(map_location)

@@ -4,10 +4,19 @@ from typing import Any
 import lightning as L
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.utilities import rank_zero_warn
+from matplotlib.figure import Figure
 from torch import nn
-from torchmetrics import MetricCollection
+from torchmetrics import MeanMetric, MetricCollection
+
+from ..utils.errors import ConfigError, NonFiniteLossError
 
 STAGES = ("train", "val", "test")
+# What a NaN/inf training loss does: stop the run, skip the batch, or nothing (which saves
+# the one device sync per step that checking costs).
+NONFINITE_POLICIES = ("stop", "skip", "ignore")
+# The checkpoint entry naming the task that trained it (see Task.on_save_checkpoint).
+TASK_KIND = "task_kind"
 
 
 class Task(L.LightningModule):
@@ -18,6 +27,8 @@ class Task(L.LightningModule):
     alone rebuilds the model, the data and the optimiser.
     """
 
+    kind: str
+
     def __init__(
         self,
         model: dict[str, Any],
@@ -27,8 +38,13 @@ class Task(L.LightningModule):
         input_shape: Sequence[int],
         num_outputs: int,
         class_names: Sequence[str] | None = None,
+        nonfinite_loss: str = "stop",
     ) -> None:
         super().__init__()
+        if nonfinite_loss not in NONFINITE_POLICIES:
+            raise ConfigError(
+                f"nonfinite_loss={nonfinite_loss} must be one of {', '.join(NONFINITE_POLICIES)}"
+            )
         self.save_hyperparameters()
         self.model: nn.Module = instantiate(
             model, input_shape=tuple(input_shape), num_outputs=num_outputs
@@ -37,6 +53,10 @@ class Task(L.LightningModule):
         metrics = self.build_metrics()
         self.metrics = nn.ModuleDict(
             {f"{stage}_metrics": metrics.clone(prefix=f"{stage}/") for stage in STAGES}
+        )
+        # "disable": no per-step NaN check, which would wait for the device every step.
+        self.losses = nn.ModuleDict(
+            {f"{stage}_loss": MeanMetric(nan_strategy="disable") for stage in STAGES}
         )
 
     def build_metrics(self) -> MetricCollection:
@@ -49,31 +69,59 @@ class Task(L.LightningModule):
         """What the metrics compare with the targets."""
         return outputs
 
+    def test_figures(self) -> dict[str, Figure]:
+        """Figures of the last test epoch (e.g. a confusion matrix), by file stem.
+
+        The plotting callback saves them as PNG in the run folder and logs them as images.
+        """
+        return {}
+
+    def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # Some data choose their task from their config (a label column or not), so the
+        # checkpoint itself says which task rebuilds it.
+        checkpoint[TASK_KIND] = self.kind
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
 
     def step(self, batch: Sequence[torch.Tensor], stage: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """Loss and model outputs of one batch, with the stage's metrics updated and logged."""
+        """Loss and model outputs of one batch, with the stage's loss mean and metrics updated.
+
+        They accumulate on the device and are logged as metric objects once per epoch, on
+        the first batch after Lightning last computed and reset them (at the end of each
+        epoch, before any epoch-end hook reads them). A ``self.log`` call on every step
+        costs Lightning more bookkeeping than a small model's whole step (benchmark.py).
+        """
         inputs, targets = batch
         outputs = self(inputs)
         loss = self.loss(outputs, targets)
-        metrics = self.metrics[f"{stage}_metrics"]
+        mean_loss, metrics = self.losses[f"{stage}_loss"], self.metrics[f"{stage}_metrics"]
+        first_batch = mean_loss.update_count == 0
+        # One value per example, so the epoch mean weighs batches by their size: with
+        # nan_strategy="disable" torchmetrics 1.9 ignores a `weight` argument.
+        mean_loss.update(loss.detach().expand(len(inputs)))
         metrics.update(self.metric_inputs(outputs.detach()), targets)
-        # Epoch-level logging only: per-step values would force a device sync every step.
-        self.log(
-            f"{stage}/loss",
-            loss.detach(),
-            on_step=False,
-            on_epoch=True,
-            prog_bar=True,
-            batch_size=len(inputs),
-            sync_dist=True,
-        )
-        self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train")
+        if first_batch:
+            self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=True)
+            self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train")
         return loss, outputs
 
-    def training_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self.step(batch, "train")[0]
+    def training_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor | None:
+        loss = self.step(batch, "train")[0]
+        policy = self.hparams.nonfinite_loss
+        if policy == "ignore" or torch.isfinite(loss):
+            return loss
+        where = (
+            f"train/loss is {loss.item()} at step {self.global_step} (epoch {self.current_epoch})"
+        )
+        if policy == "skip":
+            rank_zero_warn(f"skipped the batch: {where}")
+            # Lightning skips backward and the optimizer step for a None loss.
+            return None
+        raise NonFiniteLossError(
+            f"{where}; stopped and kept the last good checkpoint. Lower optimizer.lr, clip "
+            "gradients (trainer.gradient_clip_val=1.0), or skip such batches (nonfinite_loss=skip)"
+        )
 
     def validation_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self.step(batch, "val")[0]

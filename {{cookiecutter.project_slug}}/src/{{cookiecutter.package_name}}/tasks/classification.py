@@ -2,6 +2,7 @@ from typing import Any
 
 import torch
 import torch.nn.functional as F
+from matplotlib.figure import Figure
 from torchmetrics import MetricCollection
 from torchmetrics.classification import (
     MulticlassAccuracy,
@@ -9,7 +10,11 @@ from torchmetrics.classification import (
     MulticlassF1Score,
 )
 
+from ..utils import plots
 from .base import Task
+
+# Test inputs kept for the sample-predictions figure.
+SAMPLES = 16
 
 
 class ClassificationTask(Task):
@@ -20,13 +25,17 @@ class ClassificationTask(Task):
     def __init__(self, **hparams: Any) -> None:
         super().__init__(**hparams)
         self.confusion = MulticlassConfusionMatrix(self.hparams.num_outputs)
+        self.test_confusion: torch.Tensor | None = None
+        self.test_samples: tuple[torch.Tensor, torch.Tensor, torch.Tensor] | None = None
 
     def build_metrics(self) -> MetricCollection:
         classes = self.hparams.num_outputs
+        # No argument validation: it waits for the device every step, and cross-entropy
+        # already rejects targets out of range.
         return MetricCollection(
             {
-                "acc": MulticlassAccuracy(classes, average="micro"),
-                "f1": MulticlassF1Score(classes, average="macro"),
+                "acc": MulticlassAccuracy(classes, average="micro", validate_args=False),
+                "f1": MulticlassF1Score(classes, average="macro", validate_args=False),
             }
         )
 
@@ -36,10 +45,39 @@ class ClassificationTask(Task):
     def metric_inputs(self, outputs: torch.Tensor) -> torch.Tensor:
         return outputs.argmax(dim=-1)
 
+    def on_test_epoch_start(self) -> None:
+        self.confusion.reset()
+        self.test_samples = None
+
     def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
         loss, outputs = self.step(batch, "test")
-        self.confusion.update(outputs.argmax(dim=-1), batch[1])
+        inputs, targets = batch
+        predicted = outputs.argmax(dim=-1)
+        self.confusion.update(predicted, targets)
+        if self.test_samples is None:
+            self.test_samples = (
+                inputs[:SAMPLES].detach().float().cpu(),
+                predicted[:SAMPLES].cpu(),
+                targets[:SAMPLES].cpu(),
+            )
         return loss
+
+    def on_test_epoch_end(self) -> None:
+        # compute() gathers across processes, so every process calls it here; only the
+        # first one draws.
+        self.test_confusion = self.confusion.compute().cpu()
+
+    def test_figures(self) -> dict[str, Figure]:
+        names = self.hparams.class_names or [str(i) for i in range(self.hparams.num_outputs)]
+        figures = {}
+        if self.test_confusion is not None:
+            figures["confusion_matrix"] = plots.confusion_matrix(self.test_confusion.numpy(), names)
+        if self.test_samples is not None:
+            inputs, predicted, targets = self.test_samples
+            figures["test_samples"] = plots.sample_predictions(
+                inputs.numpy(), predicted.tolist(), targets.tolist(), names
+            )
+        return figures
 
     def predict_step(self, batch: object, batch_idx: int) -> torch.Tensor:
         return super().predict_step(batch, batch_idx).softmax(dim=-1)

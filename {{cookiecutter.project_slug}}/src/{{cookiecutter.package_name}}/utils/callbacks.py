@@ -1,11 +1,13 @@
 """Callbacks the engine always adds; the optional ones live in configs/callbacks."""
 
 import random
+from pathlib import Path
 from typing import Any
 
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.utilities.exceptions import SIGTERMException
 
 
 class RandomStateCheckpoint(L.Callback):
@@ -34,3 +36,34 @@ class RandomStateCheckpoint(L.Callback):
         torch.set_rng_state(state_dict["torch"])
         if "cuda" in state_dict and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state_dict["cuda"])
+
+
+class LogParameterCounts(L.Callback):
+    """Total and trainable parameter counts, as hyper-parameters of every logger, so runs
+    can be compared by model size."""
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        parameters = list(pl_module.parameters())
+        counts = {
+            "total": sum(p.numel() for p in parameters),
+            "trainable": sum(p.numel() for p in parameters if p.requires_grad),
+        }
+        for logger in trainer.loggers:
+            logger.log_hyperparams({"parameters": counts})
+
+
+class InterruptCheckpoint(L.Callback):
+    """On SIGTERM (preemption) or Ctrl+C, save the current step as ``last.ckpt``.
+
+    ``resume=latest`` then continues from that step. Other exceptions (a bug, a NaN) save
+    nothing, so the last good checkpoint is never overwritten by a broken state.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        if isinstance(exception, SIGTERMException | KeyboardInterrupt):
+            trainer.save_checkpoint(self.path)

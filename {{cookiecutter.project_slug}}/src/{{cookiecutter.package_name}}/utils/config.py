@@ -7,6 +7,8 @@ from hydra.core.hydra_config import HydraConfig
 from hydra.core.override_parser.overrides_parser import OverridesParser
 from omegaconf import DictConfig, OmegaConf
 
+from .errors import ConfigError
+
 CONFIG = "config.yaml"
 RESOLVED_CONFIG = "config.resolved.yaml"
 
@@ -21,9 +23,7 @@ def save_config(cfg: DictConfig, run_dir: Path) -> None:
 def load_config(run_dir: Path) -> DictConfig:
     path = run_dir / CONFIG
     if not path.is_file():
-        raise FileNotFoundError(
-            f"{run_dir} has no {CONFIG}: it is not a run folder of this project"
-        )
+        raise ConfigError(f"{run_dir} has no {CONFIG}: it is not a run folder of this project")
     cfg = OmegaConf.load(path)
     assert isinstance(cfg, DictConfig)
     return cfg
@@ -41,7 +41,7 @@ def apply_overrides(cfg: DictConfig, overrides: list[str]) -> DictConfig:
     for override in OverridesParser.create().parse_overrides(overrides):
         key = override.key_or_group
         if key in groups:
-            raise ValueError(
+            raise ConfigError(
                 f"'{override.input_line}' changes the config group {key!r}, but a resumed run "
                 f"keeps its own {key}; set single values (e.g. {key}.<name>=...) or start a new run"
             )

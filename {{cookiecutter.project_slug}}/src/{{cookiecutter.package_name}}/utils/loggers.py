@@ -1,11 +1,30 @@
-"""Logger variants for run folders that outlive one process."""
+"""Logger variants for run folders that outlive one process, and what Lightning's loggers
+leave to their users: W&B's offline fallback, image logging and closing the W&B run."""
 
 import csv
+import logging
+import netrc
+import os
+import socket
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
 
-from lightning.pytorch.loggers import CSVLogger
+from lightning.pytorch.loggers import (
+    CSVLogger,
+    Logger,
+    MLFlowLogger,
+    TensorBoardLogger,
+    WandbLogger,
+)
 from lightning.pytorch.loggers.csv_logs import ExperimentWriter
 from lightning.pytorch.loggers.logger import rank_zero_experiment
+from lightning.pytorch.utilities import rank_zero_only
+from matplotlib.image import imread
+
+log = logging.getLogger(__name__)
+
+WANDB_HOST = "https://api.wandb.ai"
 
 
 class _AppendingWriter(ExperimentWriter):
@@ -30,3 +49,84 @@ class RunCSVLogger(CSVLogger):
             self._fs.makedirs(self.root_dir, exist_ok=True)
             self._experiment = _AppendingWriter(log_dir=self.log_dir)
         return self._experiment
+
+
+def _wandb_api_key_found(host: str) -> bool:
+    """An API key in the environment or in the netrc file that ``wandb login`` writes."""
+    if os.environ.get("WANDB_API_KEY"):
+        return True
+    path = Path(os.environ.get("NETRC") or Path.home() / ".netrc")
+    try:
+        return netrc.netrc(path).authenticators(urlparse(host).hostname or "") is not None
+    except (OSError, netrc.NetrcParseError):
+        return False
+
+
+def _reachable(url: str, timeout: float = 3.0) -> bool:
+    parsed = urlparse(url)
+    port = parsed.port or (80 if parsed.scheme == "http" else 443)
+    try:
+        with socket.create_connection((parsed.hostname or "", port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def wandb_should_run_offline() -> bool:
+    """Offline unless W&B can be used: an explicit WANDB_MODE wins; otherwise an API key
+    must be found and the server reachable. Offline runs upload later with ``wandb sync``."""
+    mode = os.environ.get("WANDB_MODE")
+    if mode:
+        return mode in ("offline", "dryrun")
+    host = os.environ.get("WANDB_BASE_URL", WANDB_HOST)
+    if not _wandb_api_key_found(host):
+        log.info("W&B: no API key (WANDB_API_KEY or `wandb login`), so logging offline")
+        return True
+    if not _reachable(host):
+        log.warning("W&B: %s is unreachable, so logging offline", host)
+        return True
+    return False
+
+
+class RunWandbLogger(WandbLogger):
+    """Lightning's WandbLogger, offline by default when no account or network is at hand
+    (``offline: null``), instead of prompting for a key or waiting on the network."""
+
+    def __init__(self, offline: bool | None = None, **kwargs: Any) -> None:
+        if offline is None:
+            offline = wandb_should_run_offline()
+        super().__init__(offline=offline, **kwargs)
+        # Lightning always passes `anonymous`, which wandb warns has no effect any more.
+        if self._wandb_init.get("anonymous") is None:
+            self._wandb_init.pop("anonymous", None)
+
+    @rank_zero_only
+    def finalize(self, status: str) -> None:
+        super().finalize(status)
+        # Lightning leaves a failed run open; the next run of a sweep would reuse it.
+        if status == "failed":
+            import wandb
+
+            wandb.finish(exit_code=1)
+
+
+@rank_zero_only
+def log_image(logger: Logger, name: str, png: Path, step: int) -> None:
+    """Send a saved PNG to a logger that shows images (CSV has nowhere to put one)."""
+    if isinstance(logger, TensorBoardLogger):
+        pixels = imread(png)[..., :3]
+        logger.experiment.add_image(name, pixels, global_step=step, dataformats="HWC")
+    elif isinstance(logger, WandbLogger):
+        logger.log_image(name, [str(png)], step=step)
+    elif isinstance(logger, MLFlowLogger):
+        logger.experiment.log_artifact(logger.run_id, str(png), str(Path(name).parent))
+
+
+@rank_zero_only
+def finish_loggers(loggers: list[Logger]) -> None:
+    """End the W&B run once everything is logged: Lightning leaves it open until the
+    process exits, and the next run of a sweep in the same process would reuse it."""
+    if any(isinstance(logger, WandbLogger) for logger in loggers):
+        import wandb
+
+        wandb.finish()

@@ -4,23 +4,46 @@ import os
 from datetime import datetime
 from pathlib import Path
 
+from .errors import CheckpointError, ConfigError, UserError
+
 RUNS = "runs"
 LATEST = "latest"
-# Launchers that start every process themselves (torchrun, srun) share these job ids, so
-# all ranks agree on one folder without talking to each other.
-_JOB_ID_VARIABLES = ("TORCHELASTIC_RUN_ID", "SLURM_JOB_ID")
+BEST_CHECKPOINT = "checkpoints/best.ckpt"
+LAST_CHECKPOINT = "checkpoints/last.ckpt"
 
 
-class RunNotFoundError(ValueError):
+class RunNotFoundError(UserError):
     pass
+
+
+def shared_job_id() -> str | None:
+    """The id all processes of one torchrun or srun launch share; None for a single process.
+
+    Those launchers start every process themselves, so each process names the run folder on
+    its own, from the job id, and all agree without talking to each other. Lightning's own
+    launcher (``trainer=ddp``) needs none: it hands its folder to the processes it starts.
+    """
+    env = os.environ
+    world_size = int(env.get("WORLD_SIZE", "1"))
+    torchrun_id = env.get("TORCHELASTIC_RUN_ID", "none")
+    if world_size > 1 and torchrun_id != "none":
+        return torchrun_id
+    # srun sets SLURM_STEP_NUM_TASKS for the processes it starts (not in a bare allocation).
+    if int(env.get("SLURM_STEP_NUM_TASKS", "1")) > 1:
+        return f"{env['SLURM_JOB_ID']}.{env['SLURM_STEP_ID']}"
+    if world_size > 1:
+        raise ConfigError(
+            f"{world_size} processes were started without a shared run id, so they cannot agree "
+            "on one run folder: give torchrun --standalone (one machine) or --rdzv-id=<job id>"
+        )
+    return None
 
 
 def new_run_dir(log_dir: str, task_name: str) -> Path:
     runs = Path(log_dir) / task_name / RUNS
-    for variable in _JOB_ID_VARIABLES:
-        job_id = os.environ.get(variable, "none")
-        if job_id != "none" and int(os.environ.get("WORLD_SIZE", "1")) > 1:
-            return runs / f"job-{job_id}"
+    job_id = shared_job_id()
+    if job_id is not None:
+        return runs / f"job-{job_id}"
     stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
     candidate, n = runs / stamp, 1
     while candidate.exists():
@@ -57,13 +80,30 @@ def find_run(log_dir: str, task_name: str, spec: str) -> Path:
     raise RunNotFoundError(f"no run folder or timestamp {spec!r}; {hint}")
 
 
-def point_latest(run_dir: Path) -> None:
-    """Re-point ``<task>/latest`` at ``run_dir`` atomically (a relative symlink)."""
-    link = run_dir.parent.parent / LATEST
+def point_latest(log_dir: str, task_name: str, run_dir: Path) -> None:
+    """Re-point ``<log_dir>/<task>/latest`` at ``run_dir`` (a single or a multirun job).
+
+    A relative symlink, swapped in atomically so a reader never sees it missing.
+    """
+    link = Path(log_dir) / task_name / LATEST
     temporary = link.with_name(f".{LATEST}.{os.getpid()}")
     temporary.unlink(missing_ok=True)
-    temporary.symlink_to(Path(RUNS) / run_dir.name)
+    temporary.symlink_to(os.path.relpath(run_dir.resolve(), link.parent.resolve()))
     os.replace(temporary, link)
+
+
+def checkpoint_of(log_dir: str, runs_of: str, run: str, ckpt_path: str | None) -> Path:
+    """The checkpoint eval/predict/export use: ``ckpt_path`` if given, else the run's best."""
+    if ckpt_path:
+        path = Path(ckpt_path)
+        if not path.is_file():
+            raise CheckpointError(f"ckpt_path={ckpt_path} does not exist")
+        return path
+    run_dir = find_run(log_dir, runs_of, run)
+    path = run_dir / BEST_CHECKPOINT
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir} has no {BEST_CHECKPOINT}; pass ckpt_path=<file>")
+    return path
 
 
 def run_dir_resolver(log_dir: str, task_name: str, resume: str | None) -> str:
@@ -71,3 +111,9 @@ def run_dir_resolver(log_dir: str, task_name: str, resume: str | None) -> str:
     if resume:
         return str(find_run(log_dir, task_name, resume))
     return str(new_run_dir(log_dir, task_name))
+
+
+def remove_partial_writes(checkpoint_dir: Path) -> None:
+    """Temporary files of a process killed while writing a checkpoint (see AtomicCheckpointIO)."""
+    for leftover in checkpoint_dir.glob(".*.tmp-*"):
+        leftover.unlink(missing_ok=True)

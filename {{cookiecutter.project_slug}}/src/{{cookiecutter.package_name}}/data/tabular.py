@@ -1,0 +1,138 @@
+"""Your own table: a CSV file with a header, feature columns and one target column."""
+
+from functools import cached_property
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.data import Dataset, TensorDataset
+
+from ..utils.errors import ConfigError, DataError
+from .base import DataModule
+from .tables import encode_labels, is_numeric, label_names, read_csv
+
+TASKS = ("auto", "classification", "regression")
+
+
+class CSVDataModule(DataModule):
+    """Rows of a CSV file: ``features`` (default: every column but the target) in,
+    ``target`` (default: the last column) out.
+
+    ``task: auto`` classifies when the target is text, or whole numbers with at most
+    ``max_classes`` distinct values, and regresses otherwise. Features are standardised
+    and missing ones filled with the mean, and regression targets standardised, all with
+    statistics of the training rows only.
+    """
+
+    def __init__(
+        self,
+        path: str | None = None,
+        target: str | None = None,
+        features: list[str] | None = None,
+        task: str = "auto",
+        max_classes: int = 20,
+        val_fraction: float = 0.15,
+        test_fraction: float = 0.15,
+        split_seed: int = 0,
+        **loader_options,
+    ) -> None:
+        super().__init__(**loader_options)
+        if path is None:
+            raise ConfigError("data=csv needs data.path=<a .csv file with a header row>")
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise DataError(f"data.path={path} is not a file")
+        if task not in TASKS:
+            raise ConfigError(f"data.task must be one of {', '.join(TASKS)}, got {task!r}")
+        self.target = target
+        self.features = features
+        self.task_option = task
+        self.max_classes = max_classes
+        self.val_fraction = val_fraction
+        self.test_fraction = test_fraction
+        self.split_seed = split_seed
+        self.mean: torch.Tensor | None = None
+        self.std: torch.Tensor | None = None
+
+    @cached_property
+    def columns(self) -> dict[str, np.ndarray]:
+        columns = read_csv(self.path)
+        target = self.target_name(columns)
+        names = self.features or [name for name in columns if name != target]
+        for name in [*names, target]:
+            if name not in columns:
+                raise DataError(f"{self.path} has no column {name!r}; it has {list(columns)}")
+        text = [name for name in names if not is_numeric(columns[name])]
+        if text:
+            raise DataError(
+                f"feature column {text[0]!r} of {self.path} is not numeric; encode it as numbers "
+                "or leave it out with data.features=[...]"
+            )
+        return {**{name: columns[name] for name in names}, target: columns[target]}
+
+    def target_name(self, columns: dict[str, np.ndarray]) -> str:
+        return self.target if self.target is not None else list(columns)[-1]
+
+    @property
+    def feature_names(self) -> list[str]:
+        return list(self.columns)[:-1]
+
+    @property
+    def target_values(self) -> np.ndarray:
+        return self.columns[self.target_name(self.columns)]
+
+    @cached_property
+    def task(self) -> str:
+        if self.task_option != "auto":
+            return self.task_option
+        target = self.target_values
+        if not is_numeric(target):
+            return "classification"
+        whole = not np.isnan(target).any() and np.all(target == np.round(target))
+        few = len(np.unique(target)) <= self.max_classes
+        return "classification" if whole and few else "regression"
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return (len(self.feature_names),)
+
+    @property
+    def num_outputs(self) -> int:
+        return len(self.class_names) if self.task == "classification" else 1
+
+    @cached_property
+    def class_names(self) -> list[str] | None:
+        return label_names(self.target_values) if self.task == "classification" else None
+
+    def preprocess(self, raw: torch.Tensor) -> torch.Tensor:
+        """Missing features become the training mean, then every feature is standardised."""
+        if self.mean is None:
+            self.splits  # noqa: B018 - the statistics come from the training split
+        return (torch.where(raw.isnan(), self.mean, raw) - self.mean) / self.std
+
+    def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:
+        features = torch.tensor(
+            np.stack([self.columns[name] for name in self.feature_names], axis=1),
+            dtype=torch.float32,
+        )
+        order = np.random.default_rng(self.split_seed).permutation(len(features))
+        n_val = max(1, round(len(order) * self.val_fraction))
+        n_test = max(1, round(len(order) * self.test_fraction))
+        if len(order) - n_val - n_test < 1:
+            raise DataError(f"{self.path} has too few rows ({len(order)}) to split in three")
+        val, test, train = (
+            torch.from_numpy(part) for part in np.split(order, [n_val, n_val + n_test])
+        )
+        self.mean = features[train].nanmean(dim=0).nan_to_num(0.0)
+        centred = torch.where(features[train].isnan(), self.mean, features[train]) - self.mean
+        std = centred.std(dim=0).nan_to_num(0.0)
+        self.std = torch.where(std > 0, std, 1.0)
+        inputs = self.preprocess(features)
+        if self.task == "classification":
+            targets = torch.from_numpy(encode_labels(self.target_values, self.class_names))
+        else:
+            values = torch.tensor(self.target_values, dtype=torch.float32).unsqueeze(1)
+            if values.isnan().any():
+                raise DataError(f"the target column of {self.path} has missing values")
+            targets = (values - values[train].mean()) / values[train].std().clamp_min(1e-8)
+        return tuple(TensorDataset(inputs[part], targets[part]) for part in (train, val, test))

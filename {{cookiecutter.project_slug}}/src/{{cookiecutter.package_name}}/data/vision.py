@@ -1,0 +1,214 @@
+"""MNIST and CIFAR-10, read from their standard files and downloaded on first use.
+
+The readers are a few lines each (IDX arrays, pickled CIFAR batches), so these datasets
+need no torchvision: it stays an optional extra, for pretrained models only.
+"""
+
+import gzip
+import pickle
+import tarfile
+from abc import abstractmethod
+from pathlib import Path
+from typing import ClassVar
+from urllib.error import URLError
+
+import numpy as np
+import torch
+from torch.hub import download_url_to_file
+from torch.utils.data import Dataset
+
+from ..utils.errors import DataError
+from .base import DataModule
+from .images import ImageDataset, normalise
+
+
+def read_idx(path: Path) -> torch.Tensor:
+    """An IDX file of unsigned bytes (MNIST's format), gzipped or not."""
+    with (gzip.open if path.suffix == ".gz" else open)(path, "rb") as file:
+        data = file.read()
+    if data[:3] != b"\x00\x00\x08":
+        raise DataError(f"{path} is not an IDX file of unsigned bytes")
+    ndim = data[3]
+    shape = np.frombuffer(data, dtype=">u4", count=ndim, offset=4)
+    values = np.frombuffer(data, dtype=np.uint8, offset=4 + 4 * ndim)
+    return torch.from_numpy(values.reshape(shape.astype(int)).copy())
+
+
+def download_first(urls: list[str], destination: Path) -> None:
+    """Fetch the first URL that answers into ``destination`` (mirrors come and go)."""
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    errors = []
+    for url in urls:
+        try:
+            download_url_to_file(url, str(destination))
+            return
+        except (URLError, OSError) as error:
+            errors.append(f"{url}: {error}")
+    raise DataError(f"could not download {destination.name}: {'; '.join(errors)}")
+
+
+class VisionDataModule(DataModule):
+    """A standard image-classification dataset under ``data_dir``; the validation split is
+    carved out of the official training set (fixed by ``split_seed``), the official test
+    set is the test split. ``crop_padding`` and ``flip`` augment training images only."""
+
+    shape: ClassVar[tuple[int, int, int]]
+    classes: ClassVar[list[str]]
+    mean: ClassVar[tuple[float, ...]]
+    std: ClassVar[tuple[float, ...]]
+
+    def __init__(
+        self,
+        data_dir: str = "data",
+        download: bool = True,
+        val_fraction: float = 0.1,
+        split_seed: int = 0,
+        crop_padding: int = 0,
+        flip: bool = False,
+        **loader_options,
+    ) -> None:
+        super().__init__(**loader_options)
+        self.data_dir = Path(data_dir)
+        self.download = download
+        self.val_fraction = val_fraction
+        self.split_seed = split_seed
+        self.crop_padding = crop_padding
+        self.flip = flip
+
+    @property
+    def input_shape(self) -> tuple[int, ...]:
+        return self.shape
+
+    @property
+    def num_outputs(self) -> int:
+        return len(self.classes)
+
+    @property
+    def class_names(self) -> list[str]:
+        return list(self.classes)
+
+    @abstractmethod
+    def is_present(self) -> bool:
+        """Whether the dataset's files are all under ``data_dir``."""
+
+    @abstractmethod
+    def fetch(self) -> None:
+        """Download the dataset's files into ``data_dir``."""
+
+    @abstractmethod
+    def read(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        """uint8 images ``(N, C, H, W)`` and int64 labels of the official train or test set."""
+
+    def prepare_data(self) -> None:
+        # Lightning calls this on one process per machine: the download happens once.
+        if not self.is_present():
+            if not self.download:
+                raise DataError(
+                    f"{type(self).__name__} files are not under {self.data_dir}; "
+                    "put them there or set data.download=true"
+                )
+            self.fetch()
+
+    def preprocess(self, raw: torch.Tensor) -> torch.Tensor:
+        return normalise(raw, self.mean, self.std)
+
+    def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:
+        self.prepare_data()
+        images, labels = self.read(train=True)
+        order = torch.randperm(
+            len(labels), generator=torch.Generator().manual_seed(self.split_seed)
+        )
+        n_val = max(1, round(len(labels) * self.val_fraction))
+        val, train = order[:n_val], order[n_val:]
+        test_images, test_labels = self.read(train=False)
+        stats = (self.mean, self.std)
+        return (
+            ImageDataset(images[train], labels[train], *stats, self.crop_padding, self.flip),
+            ImageDataset(images[val], labels[val], *stats),
+            ImageDataset(test_images, test_labels, *stats),
+        )
+
+
+class MNISTDataModule(VisionDataModule):
+    """28x28 handwritten digits: ``<data_dir>/MNIST/raw/*-ubyte[.gz]`` (IDX files)."""
+
+    shape = (1, 28, 28)
+    classes: ClassVar[list[str]] = [str(digit) for digit in range(10)]
+    mean = (0.1307,)
+    std = (0.3081,)
+    mirrors = (
+        "https://ossci-datasets.s3.amazonaws.com/mnist/",
+        "http://yann.lecun.com/exdb/mnist/",
+    )
+    files: ClassVar[dict[bool, tuple[str, str]]] = {
+        True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+        False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+    }
+
+    @property
+    def raw_dir(self) -> Path:
+        return self.data_dir / "MNIST" / "raw"
+
+    def path(self, name: str) -> Path | None:
+        for candidate in (self.raw_dir / name, self.raw_dir / f"{name}.gz"):
+            if candidate.is_file():
+                return candidate
+        return None
+
+    def is_present(self) -> bool:
+        return all(self.path(name) for names in self.files.values() for name in names)
+
+    def fetch(self) -> None:
+        for names in self.files.values():
+            for name in names:
+                if self.path(name) is None:
+                    gz = f"{name}.gz"
+                    download_first([mirror + gz for mirror in self.mirrors], self.raw_dir / gz)
+
+    def read(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        images, labels = (read_idx(self.path(name)) for name in self.files[train])
+        return images.unsqueeze(1), labels.long()
+
+
+class CIFAR10DataModule(VisionDataModule):
+    """32x32 colour images of 10 classes: ``<data_dir>/cifar-10-batches-py/`` (the
+    official Python version: pickled batches)."""
+
+    shape = (3, 32, 32)
+    classes: ClassVar[list[str]] = [
+        "airplane", "automobile", "bird", "cat", "deer",
+        "dog", "frog", "horse", "ship", "truck",
+    ]  # fmt: skip
+    mean = (0.4914, 0.4822, 0.4465)
+    std = (0.2470, 0.2435, 0.2616)
+    url = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+    batches: ClassVar[dict[bool, list[str]]] = {
+        True: [f"data_batch_{i}" for i in range(1, 6)],
+        False: ["test_batch"],
+    }
+
+    @property
+    def batch_dir(self) -> Path:
+        return self.data_dir / "cifar-10-batches-py"
+
+    def is_present(self) -> bool:
+        return all(
+            (self.batch_dir / name).is_file() for names in self.batches.values() for name in names
+        )
+
+    def fetch(self) -> None:
+        archive = self.data_dir / "cifar-10-python.tar.gz"
+        download_first([self.url], archive)
+        with tarfile.open(archive) as tar:
+            tar.extractall(self.data_dir, filter="data")
+        archive.unlink()
+
+    def read(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        images, labels = [], []
+        for name in self.batches[train]:
+            # Pickle is the format CIFAR-10 is published in; only read the official files.
+            with open(self.batch_dir / name, "rb") as file:
+                batch = pickle.load(file, encoding="latin1")
+            images.append(torch.from_numpy(np.asarray(batch["data"], dtype=np.uint8)))
+            labels += batch["labels"]
+        return torch.cat(images).reshape(-1, *self.shape), torch.tensor(labels, dtype=torch.long)

@@ -1,0 +1,112 @@
+"""Figures of a run, drawn on ``matplotlib.figure.Figure`` (no pyplot: works headless).
+
+Each function takes plain numbers (lists, NumPy arrays) and returns a figure whose size
+depends only on what it shows, so its PNG has a predictable pixel size at a given dpi.
+"""
+
+import math
+from collections.abc import Sequence
+
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
+
+# Inches per learning-curve panel and per sample cell.
+PANEL_SIZE = (4.0, 3.2)
+CELL_SIZE = 1.6
+# Beyond this many classes, cell counts and tick labels would overlap.
+ANNOTATED_CLASSES = 20
+
+
+def learning_curves(history: Sequence[dict[str, float]]) -> Figure:
+    """One panel per metric (loss first), train and val per epoch."""
+    names = sorted(
+        {
+            key.split("/", 1)[1]
+            for row in history
+            for key in row
+            if key.startswith(("train/", "val/"))
+        },
+        key=lambda name: (name != "loss", name),
+    )
+    figure = Figure(figsize=(PANEL_SIZE[0] * len(names), PANEL_SIZE[1]), layout="constrained")
+    axes = figure.subplots(1, len(names), squeeze=False)[0]
+    for ax, name in zip(axes, names, strict=True):
+        for stage in ("train", "val"):
+            points = [
+                (row["epoch"], row[f"{stage}/{name}"])
+                for row in history
+                if f"{stage}/{name}" in row
+            ]
+            if points:
+                epochs, values = zip(*points, strict=True)
+                ax.plot(epochs, values, marker="o" if len(points) < 30 else None, label=stage)
+        ax.set(title=name, xlabel="epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.grid(alpha=0.3)
+        ax.legend()
+    return figure
+
+
+def confusion_matrix(matrix: np.ndarray, class_names: Sequence[str]) -> Figure:
+    """Counts of true (rows) against predicted (columns) classes, coloured by row share."""
+    classes = len(matrix)
+    side = min(2.0 + 0.45 * classes, 16.0)
+    figure = Figure(figsize=(side + 1.0, side), layout="constrained")
+    ax = figure.subplots()
+    shares = matrix / np.maximum(matrix.sum(axis=1, keepdims=True), 1)
+    image = ax.imshow(shares, cmap="Blues", vmin=0.0, vmax=1.0)
+    figure.colorbar(image, ax=ax, label="share of the true class")
+    if classes <= ANNOTATED_CLASSES:
+        ticks = range(classes)
+        ax.set_xticks(ticks, class_names, rotation=90 if classes > 10 else 0)
+        ax.set_yticks(ticks, class_names)
+        for (row, column), count in np.ndenumerate(matrix):
+            color = "white" if shares[row, column] > 0.5 else "black"
+            ax.text(column, row, int(count), ha="center", va="center", color=color, fontsize=8)
+    ax.set(title="confusion matrix (test)", xlabel="predicted", ylabel="true")
+    return figure
+
+
+def sample_predictions(
+    inputs: np.ndarray,
+    predicted: Sequence[int],
+    targets: Sequence[int],
+    class_names: Sequence[str],
+    columns: int = 4,
+) -> Figure:
+    """A grid of inputs titled ``predicted (true)``, green when right and red when wrong.
+
+    Inputs of shape (C, H, W) are shown as images; sequences (T, F) and vectors as lines.
+    """
+    rows = math.ceil(len(inputs) / columns)
+    figure = Figure(figsize=(CELL_SIZE * columns, CELL_SIZE * rows), layout="constrained")
+    for ax, x, guess, truth in zip(
+        figure.subplots(rows, columns, squeeze=False).flat, inputs, predicted, targets, strict=False
+    ):
+        if x.ndim == 3:
+            _show_image(ax, x)
+        else:
+            ax.plot(x, linewidth=0.8)
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.set_title(
+            f"{class_names[guess]} ({class_names[truth]})",
+            color="green" if guess == truth else "red",
+            fontsize=9,
+        )
+    for ax in figure.axes[len(inputs) :]:
+        ax.set_axis_off()
+    figure.suptitle("test samples: predicted (true)", fontsize=10)
+    return figure
+
+
+def _show_image(ax: Axes, image: np.ndarray) -> None:
+    """(C, H, W) of any scale: grey for one channel, colour for three, else channel 0."""
+    low, high = float(image.min()), float(image.max())
+    scaled = (image - low) / (high - low) if high > low else np.zeros_like(image)
+    if len(scaled) == 3:
+        ax.imshow(np.moveaxis(scaled, 0, -1))
+    else:
+        ax.imshow(scaled[0], cmap="gray")

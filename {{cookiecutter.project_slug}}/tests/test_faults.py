@@ -1,0 +1,288 @@
+"""Faults lose nothing: signals, a killed process, NaN losses and bad input."""
+
+import datetime
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from {{ cookiecutter.package_name }}.utils.checkpoints import AtomicCheckpointIO
+
+from .conftest import PROJECT, project_env
+
+QUIET = ["trainer.enable_progress_bar=false", "callbacks.model_summary=null", "test=false"]
+# 100 optimizer steps per epoch, no early stop: long enough to be interrupted mid-run.
+LONG = [
+    "data.batch_size=4",
+    "trainer.limit_train_batches=100",
+    "trainer.limit_val_batches=5",
+    "trainer.max_epochs=5",
+    "callbacks.early_stopping=null",
+    *QUIET,
+]
+STEPS = 500
+
+
+def start(log_dir: Path, *overrides: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "train.py", *overrides, f"paths.log_dir={log_dir}"],
+        cwd=PROJECT,
+        env=project_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def wait_for(path: Path, process: subprocess.Popen[str], timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not path.exists():
+        assert process.poll() is None, process.communicate()
+        assert time.monotonic() < deadline, f"{path} never appeared"
+        time.sleep(0.02)
+
+
+def run(log_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, *args, f"paths.log_dir={log_dir}"],
+        cwd=PROJECT,
+        env=project_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def global_step(checkpoint: Path) -> int:
+    return torch.load(checkpoint, weights_only=True)["global_step"]
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGKILL], ids=["SIGTERM", "SIGKILL"])
+def test_interrupted_run_resumes_to_the_same_number_of_steps(log_dir, signum):
+    process = start(log_dir, *LONG)
+    last = log_dir / "train" / "latest" / "checkpoints" / "last.ckpt"
+    wait_for(last, process)
+    after_first_epoch = global_step(last)
+    time.sleep(0.2)
+    process.send_signal(signum)
+    _, stderr = process.communicate(timeout=120)
+    assert process.returncode != 0
+    if signum == signal.SIGTERM:
+        assert "stopped by SIGTERM" in stderr
+        assert global_step(last) > after_first_epoch, "the current step must be saved"
+    else:
+        (last.parent / ".last.ckpt.tmp-99999").write_bytes(b"half a checkpoint")
+    assert global_step(last) < STEPS, "interrupted too late to test anything"
+
+    resumed = run(log_dir, "train.py", "resume=latest")
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert global_step(last) == STEPS
+    assert not list(last.parent.glob(".*.tmp-*")), "partial writes are cleaned up"
+    assert len(list((log_dir / "train" / "runs").iterdir())) == 1, "resume reuses the run folder"
+
+
+def test_checkpoint_write_failing_midway_keeps_the_previous_file(tmp_path):
+    target = tmp_path / "last.ckpt"
+    io = AtomicCheckpointIO()
+    io.save_checkpoint({"step": torch.tensor(1)}, target)
+    with pytest.raises(Exception, match="pickle"):
+        io.save_checkpoint({"step": torch.tensor(2), "broken": lambda: None}, target)
+    assert torch.load(target, weights_only=True)["step"] == 1
+    assert [p.name for p in tmp_path.iterdir()] == ["last.ckpt"]
+
+
+EXPLODING_MODEL = """
+import math
+
+import torch
+from torch import nn
+
+
+class Exploding(nn.Module):
+    '''Returns NaN from its {after}th training forward pass on: a diverging run.'''
+
+    def __init__(self, input_shape, num_outputs, **_):
+        super().__init__()
+        self.linear = nn.Linear(math.prod(input_shape), num_outputs)
+        self.calls = 0
+
+    def forward(self, x):
+        if self.training:
+            self.calls += 1
+        out = self.linear(x.flatten(1))
+        return out * float("nan") if self.training and self.calls >= {after} else out
+"""
+
+
+@pytest.fixture
+def exploding_model(tmp_path, monkeypatch):
+    (tmp_path / "exploding.py").write_text(textwrap.dedent(EXPLODING_MODEL.format(after=25)))
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), project_env()["PYTHONPATH"]]))
+    return [
+        "model._target_=exploding.Exploding",
+        "trainer.limit_train_batches=10",
+        "trainer.max_epochs=4",
+        "callbacks.early_stopping=null",
+        *QUIET,
+    ]
+
+
+def test_nan_loss_stops_cleanly_and_keeps_the_last_good_checkpoint(log_dir, exploding_model):
+    result = subprocess.run(
+        [sys.executable, "train.py", *exploding_model, f"paths.log_dir={log_dir}"],
+        cwd=PROJECT,
+        env=os.environ,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode != 0
+    last_line = result.stderr.strip().splitlines()[-1]
+    assert last_line.startswith("error: train/loss is nan at step 24 (epoch 2)"), result.stderr
+    assert "Traceback" not in result.stderr
+    checkpoint = torch.load(
+        log_dir / "train" / "latest" / "checkpoints" / "last.ckpt", weights_only=True
+    )
+    assert checkpoint["global_step"] == 20
+    assert all(torch.isfinite(t).all() for t in checkpoint["state_dict"].values())
+
+
+def test_nan_loss_can_skip_bad_batches(log_dir, exploding_model):
+    result = subprocess.run(
+        [
+            sys.executable,
+            "train.py",
+            *exploding_model,
+            "nonfinite_loss=skip",
+            f"paths.log_dir={log_dir}",
+        ],
+        cwd=PROJECT,
+        env=os.environ,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert "skipped the batch: train/loss is nan" in result.stderr
+    checkpoint = torch.load(
+        log_dir / "train" / "latest" / "checkpoints" / "last.ckpt", weights_only=True
+    )
+    assert all(torch.isfinite(t).all() for t in checkpoint["state_dict"].values())
+
+
+@pytest.fixture(scope="module")
+def earlier_runs(tmp_path_factory):
+    """One finished MLP run (the one bad input must not touch) and a CNN checkpoint."""
+    log_dir = tmp_path_factory.mktemp("earlier") / "logs"
+    short = ["trainer.max_epochs=1", "trainer.limit_train_batches=2", *QUIET]
+    for model in ("cnn", "mlp"):
+        result = run(log_dir, "train.py", f"model={model}", *short)
+        assert result.returncode == 0, result.stderr[-3000:]
+    runs = sorted((log_dir / "train" / "runs").iterdir())
+    return log_dir, runs[0], runs[1]
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    return {
+        str(path.relative_to(folder)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in sorted(folder.rglob("*"))
+        if path.is_file()
+    }
+
+
+def bad_inputs(log_dir: Path, cnn_run: Path, mlp_run: Path, tmp: Path) -> dict[str, tuple]:
+    truncated = tmp / "inputs.npy"
+    truncated.write_bytes(b"\x93NUMPY\x01\x00v\x00{'descr': '<f8', 'fortran_order': False, ")
+    garbage = tmp / "garbage.ckpt"
+    garbage.write_bytes(os.urandom(2048))
+    pickled = tmp / "pickled.ckpt"
+    torch.save({"state_dict": {}, "created": datetime.datetime.now()}, pickled)
+    not_a_folder = tmp / "a_file"
+    not_a_folder.write_text("")
+    mixed = log_dir / "train" / "runs" / "mixed"
+    if not mixed.exists():
+        shutil.copytree(mlp_run, mixed)
+        shutil.copy(cnn_run / "checkpoints" / "last.ckpt", mixed / "checkpoints" / "last.ckpt")
+    return {
+        "unknown option": (
+            ["train.py", "model=nope"],
+            "no config 'model/nope'; available in 'model': cnn",
+        ),
+        "unknown key": (
+            ["train.py", "trainer.max_epoch=3"],
+            "unknown config key 'trainer.max_epoch'; did you mean trainer.max_epochs?",
+        ),
+        "wrong type": (
+            ["train.py", "trainer.max_epochs=abc"],
+            "trainer.max_epochs='abc' must be an integer",
+        ),
+        "missing data path": (["predict.py", f"input={tmp / 'nope.npy'}"], "does not exist"),
+        "corrupt data file": (["predict.py", f"input={truncated}"], "is not a readable .npy file"),
+        "checkpoint of another model": (
+            ["train.py", f"resume={mixed}"],
+            "is a checkpoint of another model",
+        ),
+        "corrupt checkpoint": (["eval.py", f"ckpt_path={garbage}"], "is not a readable checkpoint"),
+        "checkpoint with code": (
+            ["eval.py", f"ckpt_path={pickled}"],
+            "holds objects other than tensors",
+        ),
+        "missing data folder": (
+            ["train.py", "data=sequence", f"data.path={tmp / 'nope'}"],
+            f"data.path={tmp / 'nope'} does not exist",
+        ),
+        "resume to nothing": (
+            ["train.py", "resume=1999-01-01"],
+            "no run folder or timestamp '1999-01-01'",
+        ),
+        "unwritable run folder": (
+            ["train.py", f"paths.log_dir={not_a_folder}/logs"],
+            "cannot write",
+        ),
+    }
+
+
+CASES = [
+    "unknown option",
+    "unknown key",
+    "wrong type",
+    "missing data path",
+    "corrupt data file",
+    "checkpoint of another model",
+    "corrupt checkpoint",
+    "checkpoint with code",
+    "missing data folder",
+    "resume to nothing",
+    "unwritable run folder",
+]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_bad_input_fails_in_one_line_and_touches_no_earlier_run(earlier_runs, tmp_path, case):
+    log_dir, cnn_run, mlp_run = earlier_runs
+    args, message = bad_inputs(log_dir, cnn_run, mlp_run, tmp_path)[case]
+    before = snapshot(log_dir)
+    latest = (log_dir / "train" / "latest").resolve()
+    result = subprocess.run(
+        [sys.executable, *args, f"paths.log_dir={log_dir}"]
+        if "paths.log_dir" not in args[-1]
+        else [sys.executable, *args],
+        cwd=PROJECT,
+        env=project_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 2, result.stderr[-3000:]
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
+    assert len(lines) == 1 and message in lines[0], result.stderr[-3000:]
+    assert "Traceback" not in result.stderr
+    assert snapshot(log_dir) == before, "an earlier run folder was modified"
+    assert (log_dir / "train" / "latest").resolve() == latest

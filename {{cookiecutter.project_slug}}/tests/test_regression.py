@@ -1,0 +1,40 @@
+"""Forecasting on the synthetic sines: the regression task, its metrics and its plot."""
+
+import io
+from pathlib import Path
+
+import lightning as L
+import numpy as np
+import pytest
+
+from {{ cookiecutter.package_name }}.pipelines.build import build_data
+from {{ cookiecutter.package_name }}.pipelines.train import train
+from {{ cookiecutter.package_name }}.tasks import load_task
+from {{ cookiecutter.package_name }}.tasks.regression import RegressionTask
+
+from .conftest import SHORT_RUN
+
+# Narrower than the defaults, to keep the suite fast; the defaults train in test_matrix.py.
+SMALL = {"lstm": ["model.hidden_size=32"], "transformer": ["model.d_model=32"]}
+
+
+@pytest.mark.parametrize("model", ["lstm", "transformer"])
+def test_sine_forecasting_trains_and_plots_predictions(make_cfg, model):
+    cfg = make_cfg(["data=sine", f"model={model}", *SMALL[model], "data.batch_size=32", *SHORT_RUN])
+    metrics = train(cfg)
+    for name in ("test/loss", "test/mae", "test/r2", "val/r2"):
+        assert np.isfinite(metrics[name]), name
+    run_dir = Path(cfg.paths.output_dir)
+    assert (run_dir / "plots" / "predictions.png").stat().st_size > 10_000
+
+    task = load_task(run_dir / "checkpoints" / "best.ckpt")
+    assert isinstance(task, RegressionTask)
+    trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)
+    trainer.test(task, datamodule=build_data(task.hparams.data), verbose=False)
+    figure = task.test_figures()["predictions"]
+    over_time, scatter = figure.axes
+    assert len(over_time.lines) == 2 * 3  # target and prediction of each of 3 channels
+    assert len(scatter.collections[0].get_offsets()) == 3 * len(trainer.datamodule.splits[2])
+    png = io.BytesIO()
+    figure.savefig(png, format="png")
+    assert png.tell() > 10_000

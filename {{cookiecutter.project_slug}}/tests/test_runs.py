@@ -1,0 +1,105 @@
+"""Runs you can trust: resume, reproducibility, predict and export match the experiment."""
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from sklearn.datasets import load_digits
+
+from {{ cookiecutter.package_name }}.pipelines.export import ExportMismatchError, export
+from {{ cookiecutter.package_name }}.pipelines.train import train
+from {{ cookiecutter.package_name }}.tasks import load_task
+
+from .conftest import SHORT_RUN
+
+# A schedule that does not depend on max_epochs, so 2 + 2 epochs equal 4 epochs.
+EXACT = ["seed=7", "trainer.deterministic=true", "scheduler=step", "trainer.limit_train_batches=5"]
+QUIET = ["trainer.enable_progress_bar=false", "callbacks.model_summary=null"]
+
+
+def weights(run_dir: Path) -> dict[str, torch.Tensor]:
+    return torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)["state_dict"]
+
+
+def assert_same_weights(first: dict[str, torch.Tensor], second: dict[str, torch.Tensor]) -> None:
+    assert first.keys() == second.keys()
+    for name in first:
+        assert torch.equal(first[name], second[name]), name
+
+
+def test_resume_latest_equals_an_uninterrupted_run(make_cfg, log_dir):
+    straight = make_cfg([*EXACT, *QUIET, "trainer.max_epochs=4"])
+    train(straight)
+    interrupted = make_cfg([*EXACT, *QUIET, "trainer.max_epochs=2"])
+    train(interrupted)
+    resumed = make_cfg(["resume=latest", "trainer.max_epochs=4"])
+    train(resumed)
+
+    run_dir = Path(interrupted.paths.output_dir)
+    assert Path(resumed.paths.output_dir) == run_dir, "resume must continue in the same folder"
+    hparams = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)[
+        "hyper_parameters"
+    ]
+    assert hparams["scheduler"]["scheduler"]["_target_"].endswith("StepLR"), "not the run's config"
+    assert_same_weights(weights(Path(straight.paths.output_dir)), weights(run_dir))
+    epochs = {line.split(",")[0] for line in (run_dir / "metrics.csv").read_text().splitlines()[1:]}
+    assert {"0", "1", "2", "3"} <= epochs, "the resumed run keeps its metrics history"
+
+
+def test_same_seed_gives_identical_metrics_and_weights(make_cfg):
+    first = make_cfg([*EXACT, *QUIET, "trainer.max_epochs=2", "seed=0"])
+    second = make_cfg([*EXACT, *QUIET, "trainer.max_epochs=2", "seed=0"])
+    assert train(first) == train(second)
+    assert_same_weights(
+        weights(Path(first.paths.output_dir)), weights(Path(second.paths.output_dir))
+    )
+
+
+def test_different_seeds_differ(make_cfg):
+    first = train(make_cfg([*EXACT, *QUIET, "trainer.max_epochs=1", "seed=0"]))
+    second = train(make_cfg([*EXACT, *QUIET, "trainer.max_epochs=1", "seed=1"]))
+    assert first["train/loss"] != second["train/loss"]
+
+
+@pytest.mark.parametrize("model", ["mlp", "cnn", "lstm", "gru", "transformer"])
+def test_export_matches_the_checkpoint(make_cfg, model):
+    trained = make_cfg([f"model={model}", *SHORT_RUN])
+    train(trained)
+    run_dir = Path(trained.paths.output_dir)
+    for fmt, file in (("onnx", "model.onnx"), ("torchscript", "model.pt")):
+        path = export(make_cfg([f"format={fmt}"], config_name="export"))
+        assert path == run_dir / "export" / file
+        assert path.stat().st_size > 0
+    assert (run_dir / "export" / "model.json").is_file()
+    assert (run_dir / "export" / "config.yaml").is_file()
+
+
+def test_export_fails_loudly_on_a_mismatch(make_cfg):
+    train(make_cfg(SHORT_RUN))
+    with pytest.raises(ExportMismatchError, match="must not be shipped"):
+        export(make_cfg(["format=torchscript", "atol=-1"], config_name="export"))
+
+
+def test_predict_cli_equals_trainer_predict(make_cfg, run_script, log_dir, tmp_path):
+    import lightning as L
+    from torch.utils.data import DataLoader
+
+    cfg = make_cfg(SHORT_RUN)
+    train(cfg)
+    raw = tmp_path / "digits.npy"
+    np.save(raw, load_digits().images[:50])
+    run_script("predict.py", "run=latest", f"input={raw}", "device=cpu", "batch_size=16")
+    predicted = np.load(log_dir / "predict" / "latest" / "predictions.npy")
+
+    task = load_task(Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt")
+    from {{ cookiecutter.package_name }}.pipelines.build import build_data
+
+    inputs = build_data(task.hparams.data).load_inputs(raw)
+    trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)
+    expected = torch.cat(trainer.predict(task, dataloaders=DataLoader(inputs, batch_size=50)))
+    assert predicted.shape == (50, 10)
+    np.testing.assert_allclose(predicted, expected.numpy(), rtol=0, atol=1e-6)
+    rows = (log_dir / "predict" / "latest" / "predictions.csv").read_text().splitlines()
+    assert rows[0].startswith("source,index,predicted,0,1")
+    assert len(rows) == 51

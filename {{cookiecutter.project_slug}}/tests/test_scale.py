@@ -1,0 +1,134 @@
+"""Many processes, one run: DDP on CPU processes, torchrun, and the folder all ranks share."""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from {{ cookiecutter.package_name }}.pipelines.train import record_run, resolve_run
+from {{ cookiecutter.package_name }}.utils.errors import ConfigError
+from {{ cookiecutter.package_name }}.utils.runs import new_run_dir
+
+from .conftest import PROJECT, SHORT_RUN, project_env
+
+LAUNCHER_VARIABLES = (
+    "WORLD_SIZE",
+    "TORCHELASTIC_RUN_ID",
+    "SLURM_JOB_ID",
+    "SLURM_STEP_ID",
+    "SLURM_STEP_NUM_TASKS",
+)
+
+
+@pytest.mark.slow
+def test_ddp_sim_writes_one_run_folder_and_tests_on_gathered_results(run_script, log_dir):
+    run_script("train.py", "trainer=ddp_sim", *SHORT_RUN)
+    assert sorted(p.name for p in log_dir.iterdir()) == ["train"]
+    (run,) = (log_dir / "train" / "runs").iterdir()
+    assert (log_dir / "train" / "latest").resolve() == run.resolve()
+    # Lightning started rank 1 into this very folder (its Hydra log is here).
+    assert (run / "train_ddp_process_1.log").is_file()
+    trained = json.loads((run / "metrics.json").read_text())
+
+    # Each process tested half of the batches with data.batch_size / 2; gathered, they are
+    # exactly the batches one process sees, so a single-process eval gives the same figures.
+    run_script("eval.py", "run=latest", "trainer.accelerator=cpu", "trainer.limit_test_batches=2")
+    evaluated = json.loads((log_dir / "eval" / "latest" / "metrics.json").read_text())
+    for name in ("test/acc", "test/f1", "test/loss"):
+        assert evaluated[name] == pytest.approx(trained[name], abs=1e-5), name
+
+
+@pytest.mark.slow
+def test_torchrun_processes_share_one_run_folder(log_dir):
+    """The README's torchrun command, on one machine with two CPU processes."""
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "torch.distributed.run",
+            "--nnodes=1",
+            "--nproc-per-node=2",
+            "--rdzv-backend=c10d",
+            "--rdzv-endpoint=localhost:0",
+            "--rdzv-id=test-job",
+            "train.py",
+            "trainer=ddp_sim",
+            *SHORT_RUN,
+            f"paths.log_dir={log_dir}",
+        ],
+        cwd=PROJECT,
+        env=project_env(),
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    runs = sorted(p.name for p in (log_dir / "train" / "runs").iterdir())
+    assert runs == ["job-test-job"]
+    assert "test/acc" in json.loads((log_dir / "train" / "latest" / "metrics.json").read_text())
+
+
+@pytest.fixture
+def launcher_env(monkeypatch):
+    for name in LAUNCHER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
+    def set_env(**variables: str) -> None:
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value)
+
+    return set_env
+
+
+@pytest.mark.parametrize(
+    ("variables", "folder"),
+    [
+        ({"WORLD_SIZE": "16", "TORCHELASTIC_RUN_ID": "abc"}, "job-abc"),
+        ({"SLURM_STEP_NUM_TASKS": "8", "SLURM_JOB_ID": "42", "SLURM_STEP_ID": "3"}, "job-42.3"),
+        (
+            {
+                "WORLD_SIZE": "16",
+                "TORCHELASTIC_RUN_ID": "abc",
+                "SLURM_STEP_NUM_TASKS": "2",
+                "SLURM_JOB_ID": "42",
+                "SLURM_STEP_ID": "0",
+            },
+            "job-abc",
+        ),
+    ],
+    ids=["torchrun", "srun", "srun-torchrun"],
+)
+def test_processes_a_launcher_started_agree_on_one_folder(
+    launcher_env, tmp_path, variables, folder
+):
+    launcher_env(**variables)
+    first = new_run_dir(str(tmp_path), "train")
+    first.mkdir(parents=True)
+    # A process that looks after the first one made the folder still picks it.
+    assert new_run_dir(str(tmp_path), "train") == first == tmp_path / "train" / "runs" / folder
+
+
+def test_a_single_process_gets_a_new_folder_every_time(launcher_env, tmp_path):
+    launcher_env(SLURM_JOB_ID="42")  # a SLURM allocation, but one process
+    first = new_run_dir(str(tmp_path), "train")
+    first.mkdir(parents=True)
+    second = new_run_dir(str(tmp_path), "train")
+    assert second != first
+    assert second.parent == first.parent == tmp_path / "train" / "runs"
+
+
+def test_processes_without_a_shared_id_are_refused(launcher_env, tmp_path):
+    launcher_env(WORLD_SIZE="2", TORCHELASTIC_RUN_ID="none")
+    with pytest.raises(ConfigError, match="torchrun --standalone"):
+        new_run_dir(str(tmp_path), "train")
+
+
+def test_only_rank_zero_writes_into_the_run_folder(make_cfg, log_dir, monkeypatch):
+    cfg = make_cfg(SHORT_RUN)
+    run_dir = Path(cfg.paths.output_dir)
+    monkeypatch.setenv("LOCAL_RANK", "1")
+    record_run(*resolve_run(cfg))
+    assert list(run_dir.iterdir()) == []
+    assert not (log_dir / "train" / "latest").exists()

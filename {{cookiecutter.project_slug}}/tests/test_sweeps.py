@@ -1,0 +1,50 @@
+"""Multiruns: a plain sweep over models, and an Optuna search that resumes and survives
+a failing trial."""
+
+import optuna
+import pytest
+
+from .conftest import SHORT_RUN
+
+# Two training batches a trial: the search's machinery is under test, not the models.
+TINY = (*SHORT_RUN, "trainer.limit_train_batches=2", "test=false")
+
+
+def trials(log_dir):
+    study = optuna.load_study(study_name="train", storage=f"sqlite:///{log_dir}/train/optuna.db")
+    return study.trials
+
+
+@pytest.mark.slow
+def test_multirun_gives_every_job_its_own_folder(run_script, log_dir):
+    run_script("train.py", "-m", "model=mlp,cnn", *TINY)
+    (sweep,) = (log_dir / "train" / "multiruns").iterdir()
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
+    assert [job.name for job in jobs] == ["0", "1"]
+    for job, model in zip(jobs, ("MLP", "CNN"), strict=True):
+        assert (job / "checkpoints" / "best.ckpt").is_file()
+        assert f"models.{model.lower()}.{model}" in (job / "config.yaml").read_text()
+
+
+@pytest.mark.slow
+def test_optuna_search_resumes_and_records_a_failed_trial(run_script, log_dir):
+    first = run_script("train.py", "hparams_search=optuna", "hydra.sweeper.n_trials=2", *TINY)
+    assert "A new study created" in first.stdout + first.stderr
+    assert [t.state for t in trials(log_dir)] == [optuna.trial.TrialState.COMPLETE] * 2
+
+    # The same command again continues the study. Its first job gets data.batch_size=0,
+    # which the DataLoader refuses: that trial fails and the search goes on.
+    second = run_script(
+        "train.py",
+        "hparams_search=optuna",
+        "hydra.sweeper.n_trials=2",
+        "data.batch_size=${hydra:job.num}",
+        *TINY,
+    )
+    assert "Using an existing study" in second.stdout + second.stderr
+    states = [t.state.name for t in trials(log_dir)]
+    assert states == ["COMPLETE", "COMPLETE", "FAIL", "COMPLETE"]
+    assert all(t.value is not None for t in trials(log_dir) if t.state.name == "COMPLETE")
+    searches = sorted((log_dir / "train" / "multiruns").iterdir())
+    assert len(searches) == 2
+    assert all((search / "optimization_results.yaml").is_file() for search in searches)
