@@ -54,27 +54,26 @@ def test_bake_is_clean(bake, answers):
     assert "_target_: lightning.pytorch.Trainer" in composed.stdout
 
 
-def test_boolean_answer_no_from_the_command_line_removes_files(tmp_path):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cookiecutter",
-            str(TEMPLATE),
-            "--no-input",
-            "-o",
-            str(tmp_path),
-            "github_ci=no",
-            "license=none",
-        ],
+def cookiecutter_cli(output_dir: Path, *answers: str) -> subprocess.CompletedProcess[str]:
+    command = [sys.executable, "-m", "cookiecutter", str(TEMPLATE), "--no-input", "-o"]
+    return subprocess.run(
+        [*command, str(output_dir), *answers],
         capture_output=True,
         text=True,
         stdin=subprocess.DEVNULL,
+    )
+
+
+def test_yes_no_answers_from_the_command_line_add_and_remove_files(tmp_path):
+    result = cookiecutter_cli(
+        tmp_path, "github_ci=no", "license=none", "dockerfile=yes", "slurm=yes"
     )
     assert result.returncode == 0, result.stderr
     project = tmp_path / "my_project"
     assert not (project / ".github").exists()
     assert not (project / "LICENSE").exists()
+    assert (project / "Dockerfile").is_file()
+    assert (project / "configs" / "launcher" / "slurm.yaml").is_file()
 
 
 BAD_ANSWERS = [
@@ -90,21 +89,7 @@ BAD_ANSWERS = [
 
 @pytest.mark.parametrize(("answer", "message"), BAD_ANSWERS, ids=[a for a, _ in BAD_ANSWERS])
 def test_bad_answer_is_rejected_with_one_clear_line_and_nothing_written(tmp_path, answer, message):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "cookiecutter",
-            str(TEMPLATE),
-            "--no-input",
-            "-o",
-            str(tmp_path),
-            answer,
-        ],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
+    result = cookiecutter_cli(tmp_path, answer)
     assert result.returncode != 0
     lines = [
         line

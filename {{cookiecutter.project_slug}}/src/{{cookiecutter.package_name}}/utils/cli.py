@@ -7,7 +7,7 @@ import shutil
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, NoReturn, TypeVar
+from typing import Any, NoReturn
 
 from hydra.core.hydra_config import HydraConfig
 from hydra.errors import ConfigCompositionException, MissingConfigException, OverrideParseException
@@ -17,8 +17,6 @@ from omegaconf.errors import ConfigAttributeError, ConfigKeyError, OmegaConfBase
 
 from .errors import UserError
 from .resolvers import register_resolvers
-
-T = TypeVar("T")
 
 
 def _chain(error: BaseException) -> Iterator[BaseException]:
@@ -83,7 +81,7 @@ def _drop_empty_run_folder() -> None:
         shutil.rmtree(folder)
 
 
-def one_line_errors(task: Callable[[DictConfig], T]) -> Callable[[DictConfig], T]:
+def one_line_errors(task: Callable[[DictConfig], Any]) -> Callable[[DictConfig], Any]:
     """Decorate a launcher's task function: bad input found while running ends in one line.
 
     Inside a multirun the error propagates instead, so the sweeper records a failed job
@@ -91,7 +89,7 @@ def one_line_errors(task: Callable[[DictConfig], T]) -> Callable[[DictConfig], T
     """
 
     @functools.wraps(task)
-    def run(cfg: DictConfig) -> T:
+    def run(cfg: DictConfig) -> Any:
         try:
             return task(cfg)
         except UserError as error:
