@@ -36,17 +36,12 @@ OPTIONAL_FILES: dict[str, Callable[[dict[str, Any]], bool]] = {
 LOGGER_PACKAGES = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
 
 
-def valid(answers: dict[str, Any]) -> bool:
-    """No pair of answers is invalid today; a future incompatible pair is filtered here."""
-    return True
-
-
 def full_matrix() -> list[dict[str, Any]]:
     names = list(OPTIONS)
-    combos = (
+    # No answer excludes another today; an incompatible pair would be filtered out here.
+    return [
         dict(zip(names, values, strict=True)) for values in itertools.product(*OPTIONS.values())
-    )
-    return [combo for combo in combos if valid(combo)]
+    ]
 
 
 def pairwise(combos: list[dict[str, Any]]) -> list[dict[str, Any]]:
