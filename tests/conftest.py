@@ -40,6 +40,19 @@ def run_in(project: Path, *command: str, timeout: int = 900) -> subprocess.Compl
     )
 
 
+@pytest.fixture
+def report(
+    request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
+) -> Callable[[str], None]:
+    """Print a figure to the terminal even though pytest captures the test's output."""
+
+    def write(line: str) -> None:
+        with capsys.disabled():
+            print(f"\n{request.node.name}: {line}")
+
+    return write
+
+
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--fast",

@@ -80,7 +80,7 @@ def compose_train(project: Path, overrides: list[str]) -> None:
     GlobalHydra.instance().clear()
 
 
-def test_every_combination_bakes_a_sound_project(request, tmp_path):
+def test_every_combination_bakes_a_sound_project(request, tmp_path, report):
     combos = full_matrix()
     if request.config.getoption("--fast"):
         combos = pairwise(combos)
@@ -113,7 +113,7 @@ def test_every_combination_bakes_a_sound_project(request, tmp_path):
     with ThreadPoolExecutor(max_workers=2) as pool:
         failures = [f for f in pool.map(cli_composes, [p for _, p in projects]) if f]
     assert failures == []
-    print(f"\nmatrix: baked {len(projects)} of {len(full_matrix())} combinations; all passed")
+    report(f"baked {len(projects)} of {len(full_matrix())} combinations; all passed")
 
 
 REPRESENTATIVE = {
@@ -127,10 +127,10 @@ REPRESENTATIVE = {
 
 
 @pytest.mark.parametrize("answers", [REPRESENTATIVE], ids=["non-default-options"])
-def test_a_non_default_bake_passes_its_fast_tests(tmp_path, answers):
+def test_a_non_default_bake_passes_its_fast_tests(tmp_path, answers, report):
     project = bake_into(tmp_path, **answers)
     result = run_in(project, "-m", "pytest", "-q", "-x", "-m", "not slow", "-p", "no:cacheprovider")
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
-    print(f"non-default bake's fast tests: {summary}")
+    report(f"non-default bake's fast tests: {summary}")
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
     assert "passed" in summary and "failed" not in summary and "skipped" not in summary
