@@ -17,6 +17,10 @@ from {{ cookiecutter.package_name }}.utils.checkpoints import AtomicCheckpointIO
 
 from .conftest import PROJECT, project_env
 
+# Real trainings in subprocesses, signalled and killed: minutes, not seconds.
+pytestmark = pytest.mark.slow
+
+
 QUIET = ["trainer.enable_progress_bar=false", "callbacks.model_summary=null", "test=false"]
 # 100 optimizer steps per epoch, no early stop: long enough to be interrupted mid-run.
 LONG = [

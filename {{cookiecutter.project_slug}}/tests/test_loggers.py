@@ -19,6 +19,10 @@ from {{ cookiecutter.package_name }}.utils.loggers import RunWandbLogger, wandb_
 
 from .conftest import SHORT_RUN
 
+# Each logger's own reader after a real run; wandb and mlflow start slowly.
+pytestmark = pytest.mark.slow
+
+
 PROJECT_SLUG = "{{ cookiecutter.package_name }}"
 TRAINED = {"train/loss", "val/loss", "val/acc", "test/acc", "test/f1"}
 PLOTS = {"plots/learning_curves", "plots/confusion_matrix", "plots/test_samples"}

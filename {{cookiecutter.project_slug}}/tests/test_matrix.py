@@ -15,6 +15,10 @@ from .datafiles import (
     write_table,
 )
 
+# One short real epoch for each of 31 model x data pairs.
+pytestmark = pytest.mark.slow
+
+
 MODELS = ["mlp", "cnn", "lstm", "gru", "transformer"]
 
 

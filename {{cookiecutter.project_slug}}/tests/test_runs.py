@@ -63,6 +63,7 @@ def test_different_seeds_differ(make_cfg):
     assert first["train/loss"] != second["train/loss"]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("model", ["mlp", "cnn", "lstm", "gru", "transformer"])
 def test_export_matches_the_checkpoint(make_cfg, model):
     trained = make_cfg([f"model={model}", *SHORT_RUN])
@@ -82,6 +83,7 @@ def test_export_fails_loudly_on_a_mismatch(make_cfg):
         export(make_cfg(["format=torchscript", "atol=-1"], config_name="export"))
 
 
+@pytest.mark.slow
 def test_predict_cli_equals_trainer_predict(make_cfg, run_script, log_dir, tmp_path):
     import lightning as L
     from torch.utils.data import DataLoader

@@ -53,6 +53,7 @@ def test_seed_zero_is_honoured(make_cfg):
     assert first == second
 
 
+@pytest.mark.slow
 def test_default_training_reaches_high_accuracy(make_cfg):
     """The default command, unshortened: what `python train.py` promises."""
     metrics = train(make_cfg(["trainer.enable_progress_bar=false", "callbacks.model_summary=null"]))
