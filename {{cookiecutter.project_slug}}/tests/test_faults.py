@@ -1,12 +1,13 @@
 """Faults lose nothing: signals, a killed process, NaN losses and bad input."""
 
+import csv
 import datetime
+import math
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -104,31 +105,35 @@ def test_checkpoint_write_failing_midway_keeps_the_previous_file(tmp_path):
 
 EXPLODING_MODEL = """
 import math
+import os
 
 import torch
 from torch import nn
 
 
 class Exploding(nn.Module):
-    '''Returns NaN from its {after}th training forward pass on: a diverging run.'''
+    '''Returns NaN from its {after}th training forward pass on (in process `rank` only,
+    if given): a diverging run.'''
 
-    def __init__(self, input_shape, num_outputs, **_):
+    def __init__(self, input_shape, num_outputs, rank=None, **_):
         super().__init__()
         self.linear = nn.Linear(math.prod(input_shape), num_outputs)
         self.calls = 0
+        self.rank = rank
 
     def forward(self, x):
         if self.training:
             self.calls += 1
         out = self.linear(x.flatten(1))
-        return out * float("nan") if self.training and self.calls >= {after} else out
+        here = self.rank is None or int(os.environ.get("LOCAL_RANK", "0")) == self.rank
+        return out * float("nan") if self.training and here and self.calls >= {after} else out
 """
 
 
-@pytest.fixture
-def exploding_model(tmp_path, monkeypatch):
-    (tmp_path / "exploding.py").write_text(textwrap.dedent(EXPLODING_MODEL.format(after=25)))
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(tmp_path), project_env()["PYTHONPATH"]]))
+def explode_after(calls, tmp_path, monkeypatch):
+    (tmp_path / "exploding.py").write_text(EXPLODING_MODEL.format(after=calls))
+    # run_script's subprocess imports from this process's sys.path.
+    monkeypatch.syspath_prepend(str(tmp_path))
     return [
         "model._target_=exploding.Exploding",
         "trainer.limit_train_batches=10",
@@ -138,18 +143,25 @@ def exploding_model(tmp_path, monkeypatch):
     ]
 
 
-def test_nan_loss_stops_cleanly_and_keeps_the_last_good_checkpoint(log_dir, exploding_model):
-    result = subprocess.run(
-        [sys.executable, "train.py", *exploding_model, f"paths.log_dir={log_dir}"],
-        cwd=PROJECT,
-        env=os.environ,
-        capture_output=True,
-        text=True,
-        timeout=600,
+@pytest.fixture
+def exploding_model(tmp_path, monkeypatch):
+    return explode_after(25, tmp_path, monkeypatch)
+
+
+# The NaN starts at step 24 (epoch 2 is steps 20-29). The summed loss is checked every
+# log_every_n_steps (10) steps and before validating, here also mid-epoch after step 24.
+@pytest.mark.parametrize(
+    ("validate_every", "steps"), [(1.0, "steps 20-29"), (5, "steps 20-24")], ids=["epoch", "mid"]
+)
+def test_nan_loss_stops_cleanly_and_keeps_the_last_good_checkpoint(
+    run_script, log_dir, exploding_model, validate_every, steps
+):
+    result = run_script(
+        "train.py", *exploding_model, f"trainer.val_check_interval={validate_every}", check=False
     )
     assert result.returncode != 0
     last_line = result.stderr.strip().splitlines()[-1]
-    assert last_line.startswith("error: train/loss is nan at step 24 (epoch 2)"), result.stderr
+    assert last_line.startswith(f"error: train/loss is nan in {steps} (epoch 2)"), result.stderr
     assert "Traceback" not in result.stderr
     checkpoint = torch.load(
         log_dir / "train" / "latest" / "checkpoints" / "last.ckpt", weights_only=True
@@ -158,27 +170,31 @@ def test_nan_loss_stops_cleanly_and_keeps_the_last_good_checkpoint(log_dir, expl
     assert all(torch.isfinite(t).all() for t in checkpoint["state_dict"].values())
 
 
-def test_nan_loss_can_skip_bad_batches(log_dir, exploding_model):
-    result = subprocess.run(
-        [
-            sys.executable,
-            "train.py",
-            *exploding_model,
-            "nonfinite_loss=skip",
-            f"paths.log_dir={log_dir}",
-        ],
-        cwd=PROJECT,
-        env=os.environ,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
+def test_nan_loss_can_skip_bad_batches(run_script, log_dir, exploding_model):
+    result = run_script("train.py", *exploding_model, "nonfinite_loss=skip")
     assert "skipped the batch: train/loss is nan" in result.stderr
     checkpoint = torch.load(
         log_dir / "train" / "latest" / "checkpoints" / "last.ckpt", weights_only=True
     )
     assert all(torch.isfinite(t).all() for t in checkpoint["state_dict"].values())
+    # The skipped batches stay out of the epoch means too.
+    with (log_dir / "train" / "latest" / "metrics.csv").open(newline="") as file:
+        losses = [float(row["train/loss"]) for row in csv.DictReader(file) if row["train/loss"]]
+    assert len(losses) == 3 and all(math.isfinite(loss) for loss in losses), losses
+
+
+@pytest.mark.slow
+def test_nan_loss_in_one_ddp_process_stops_every_process(run_script, tmp_path, monkeypatch):
+    # Process 0 diverges at step 9, the step before the check; process 1 would only see the
+    # NaN weights a step later. Both must stop there with one line, none wait for the other.
+    overrides = explode_after(10, tmp_path, monkeypatch)
+    result = run_script("train.py", *overrides, "trainer=ddp_sim", "+model.rank=0", check=False)
+    assert result.returncode != 0
+    assert "error: train/loss is nan in steps 0-9 (epoch 0)" in result.stderr, result.stderr
+    assert (
+        "error: train/loss is non-finite in another process in steps 0-9 (epoch 0)" in result.stderr
+    ), result.stderr
+    assert "Traceback" not in result.stderr
 
 
 @pytest.fixture(scope="module")

@@ -136,3 +136,9 @@ def test_benchmark_reports_every_figure(run_script, log_dir):
     assert report["overhead_ratio"] == pytest.approx(
         report["task"]["step_time_ms"] / report["raw"]["step_time_ms"]
     )
+    assert report["overhead_ms"] == pytest.approx(
+        report["task"]["step_time_ms"] - report["raw"]["step_time_ms"]
+    )
+    assert report["lightning_overhead_ms"] == pytest.approx(
+        report["bare_lightning"]["step_time_ms"] - report["raw"]["step_time_ms"]
+    )

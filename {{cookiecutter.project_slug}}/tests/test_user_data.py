@@ -142,7 +142,9 @@ def test_csv_whole_number_target_with_few_values_is_classification(tmp_path):
 def test_csv_text_feature_is_refused_with_the_fix(tmp_path):
     path = tmp_path / "people.csv"
     path.write_text("name,age,tall\nann,30,1\nbob,40,0\n")
-    with pytest.raises(DataError, match=r"feature column 'name' .* data.features=\[\.\.\.\]"):
+    with pytest.raises(
+        DataError, match=r"column 'name' .* not numeric; .* data.features=\[\.\.\.\]"
+    ):
         CSVDataModule(path=str(path)).input_shape  # noqa: B018
 
 

@@ -6,7 +6,7 @@ import numpy as np
 
 from ..utils.errors import ConfigError, DataError
 from .bvh import read_bvh
-from .tables import is_numeric, read_csv
+from .tables import check_columns, read_csv
 from .windows import Series, SeriesDataModule
 
 SUFFIXES = (".csv", ".npy", ".bvh")
@@ -83,15 +83,13 @@ class SequenceDataModule(SeriesDataModule):
 
     def to_series(self, path: Path, columns: dict[str, np.ndarray], names: list[str]) -> Series:
         wanted = [*names, *([self.label_column] if self.label_column else [])]
-        missing = [name for name in wanted if name not in columns]
-        if missing:
-            raise DataError(f"{path} has no column {missing[0]!r}; it has {list(columns)}")
-        text = [name for name in names if not is_numeric(columns[name])]
-        if text:
-            raise DataError(
-                f"column {text[0]!r} of {path} is not numeric; choose the inputs with "
-                "data.channels=[...] or name it as data.label_column"
-            )
+        check_columns(
+            path,
+            columns,
+            wanted,
+            numeric=names,
+            hint="choose the inputs with data.channels=[...] or name it as data.label_column",
+        )
         values = np.stack([columns[name] for name in names], axis=1).astype(np.float32)
         labels = columns[self.label_column] if self.label_column else None
         return Series(str(path), values, labels)

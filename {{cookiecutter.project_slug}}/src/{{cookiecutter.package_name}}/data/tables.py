@@ -45,6 +45,23 @@ def is_numeric(column: np.ndarray) -> bool:
     return np.issubdtype(column.dtype, np.number)
 
 
+def check_columns(
+    path: str | Path,
+    columns: dict[str, np.ndarray],
+    wanted: list[str],
+    numeric: list[str],
+    hint: str,
+) -> None:
+    """Raise for the first of ``wanted`` that ``columns`` lacks, then for the first of
+    ``numeric`` that holds text; ``hint`` says how to choose other columns."""
+    missing = [name for name in wanted if name not in columns]
+    if missing:
+        raise DataError(f"{path} has no column {missing[0]!r}; it has {list(columns)}")
+    text = [name for name in numeric if not is_numeric(columns[name])]
+    if text:
+        raise DataError(f"column {text[0]!r} of {path} is not numeric; {hint}")
+
+
 def label_names(values: np.ndarray) -> list[str]:
     """Names of the distinct labels, sorted (numerically when they are numbers)."""
     if is_numeric(values):

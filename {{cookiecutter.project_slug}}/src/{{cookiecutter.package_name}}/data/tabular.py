@@ -9,7 +9,7 @@ from torch.utils.data import Dataset, TensorDataset
 
 from ..utils.errors import ConfigError, DataError
 from .base import DataModule
-from .tables import encode_labels, is_numeric, label_names, read_csv
+from .tables import check_columns, encode_labels, is_numeric, label_names, read_csv
 
 TASKS = ("auto", "classification", "regression")
 
@@ -59,15 +59,13 @@ class CSVDataModule(DataModule):
         columns = read_csv(self.path)
         target = self.target_name(columns)
         names = self.features or [name for name in columns if name != target]
-        for name in [*names, target]:
-            if name not in columns:
-                raise DataError(f"{self.path} has no column {name!r}; it has {list(columns)}")
-        text = [name for name in names if not is_numeric(columns[name])]
-        if text:
-            raise DataError(
-                f"feature column {text[0]!r} of {self.path} is not numeric; encode it as numbers "
-                "or leave it out with data.features=[...]"
-            )
+        check_columns(
+            self.path,
+            columns,
+            [*names, target],
+            numeric=names,
+            hint="encode it as numbers or leave it out with data.features=[...]",
+        )
         return {**{name: columns[name] for name in names}, target: columns[target]}
 
     def target_name(self, columns: dict[str, np.ndarray]) -> str:

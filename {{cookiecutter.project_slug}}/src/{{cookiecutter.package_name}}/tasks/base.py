@@ -4,6 +4,7 @@ from typing import Any
 import lightning as L
 import torch
 from hydra.utils import instantiate
+from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_warn
 from matplotlib.figure import Figure
 from torch import nn
@@ -12,8 +13,8 @@ from torchmetrics import MeanMetric, MetricCollection
 from ..utils.errors import ConfigError, NonFiniteLossError
 
 STAGES = ("train", "val", "test")
-# What a NaN/inf training loss does: stop the run, skip the batch, or nothing (which saves
-# the one device sync per step that checking costs).
+# What a NaN/inf training loss does: stop the run (checked every log_every_n_steps steps and
+# before validating), skip the batch (which waits for the device every step), or nothing.
 NONFINITE_POLICIES = ("stop", "skip", "ignore")
 # The checkpoint entry naming the task that trained it (see Task.on_save_checkpoint).
 TASK_KIND = "task_kind"
@@ -58,6 +59,10 @@ class Task(L.LightningModule):
         self.losses = nn.ModuleDict(
             {f"{stage}_loss": MeanMetric(nan_strategy="disable") for stage in STAGES}
         )
+        # nonfinite_loss=stop: the training losses since the fit started, and the first step
+        # not yet checked (see stop_if_nonfinite).
+        self.loss_sum = torch.zeros(())
+        self.checked_step = 0
 
     def build_metrics(self) -> MetricCollection:
         raise NotImplementedError
@@ -85,42 +90,89 @@ class Task(L.LightningModule):
         return self.model(x)
 
     def step(self, batch: Sequence[torch.Tensor], stage: str) -> tuple[torch.Tensor, torch.Tensor]:
-        """Loss and model outputs of one batch, with the stage's loss mean and metrics updated.
+        """Loss and model outputs of one batch, recorded in the stage's loss mean and metrics."""
+        loss, outputs = self.loss_and_outputs(batch)
+        self.record(stage, loss, outputs, batch[1])
+        return loss, outputs
+
+    def loss_and_outputs(self, batch: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        inputs, targets = batch
+        outputs = self(inputs)
+        return self.loss(outputs, targets), outputs
+
+    def record(
+        self, stage: str, loss: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor
+    ) -> None:
+        """Update the stage's loss mean and metrics with one batch.
 
         They accumulate on the device and are logged as metric objects once per epoch, on
         the first batch after Lightning last computed and reset them (at the end of each
         epoch, before any epoch-end hook reads them). A ``self.log`` call on every step
         costs Lightning more bookkeeping than a small model's whole step (benchmark.py).
         """
-        inputs, targets = batch
-        outputs = self(inputs)
-        loss = self.loss(outputs, targets)
         mean_loss, metrics = self.losses[f"{stage}_loss"], self.metrics[f"{stage}_metrics"]
         first_batch = mean_loss.update_count == 0
         # One value per example, so the epoch mean weighs batches by their size: with
         # nan_strategy="disable" torchmetrics 1.9 ignores a `weight` argument.
-        mean_loss.update(loss.detach().expand(len(inputs)))
+        mean_loss.update(loss.detach().expand(len(targets)))
         metrics.update(self.metric_inputs(outputs.detach()), targets)
         if first_batch:
             self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=True)
             self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train")
-        return loss, outputs
 
     def training_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor | None:
-        loss = self.step(batch, "train")[0]
+        loss, outputs = self.loss_and_outputs(batch)
         policy = self.hparams.nonfinite_loss
-        if policy == "ignore" or torch.isfinite(loss):
-            return loss
-        where = (
-            f"train/loss is {loss.item()} at step {self.global_step} (epoch {self.current_epoch})"
-        )
-        if policy == "skip":
-            rank_zero_warn(f"skipped the batch: {where}")
-            # Lightning skips backward and the optimizer step for a None loss.
+        if policy == "skip" and not torch.isfinite(loss):
+            rank_zero_warn(
+                f"skipped the batch: train/loss is {loss.item()} at step {self.global_step} "
+                f"(epoch {self.current_epoch})"
+            )
+            # Neither the epoch's metrics nor the weights see it: Lightning skips backward
+            # and the optimizer step for a None loss.
             return None
+        if policy == "stop":
+            # Summed on the device and checked every few steps (stop_if_nonfinite): a NaN or
+            # inf in any term makes the sum non-finite, and no step waits for the device.
+            self.loss_sum = loss.detach() + self.loss_sum
+        self.record("train", loss, outputs, batch[1])
+        return loss
+
+    def on_train_start(self) -> None:
+        self.loss_sum = torch.zeros((), device=self.device)
+        self.checked_step = self.global_step
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        if self.trainer.is_last_batch or (batch_idx + 1) % self.trainer.log_every_n_steps == 0:
+            self.stop_if_nonfinite()
+
+    def on_validation_start(self) -> None:
+        # Validation can run mid-epoch (trainer.val_check_interval); a checkpoint follows it.
+        if self.trainer.state.fn == TrainerFn.FITTING and not self.trainer.sanity_checking:
+            self.stop_if_nonfinite()
+
+    def on_train_end(self) -> None:
+        self.stop_if_nonfinite()
+
+    def stop_if_nonfinite(self) -> None:
+        """Raise before a non-finite loss reaches validation and the checkpoints.
+
+        Every process checks at the same steps and they agree (one small all-reduce), so
+        under DDP all of them stop together rather than leaving the others waiting.
+        """
+        if self.hparams.nonfinite_loss != "stop":
+            return
+        finite = bool(torch.isfinite(self.loss_sum))
+        if not self.trainer.strategy.reduce_boolean_decision(not finite, all=False):
+            self.checked_step = self.global_step
+            return
+        first, last = self.checked_step, self.global_step - 1
+        steps = f"at step {last}" if first == last else f"in steps {first}-{last}"
+        value = "non-finite in another process" if finite else self.loss_sum.item()
         raise NonFiniteLossError(
-            f"{where}; stopped and kept the last good checkpoint. Lower optimizer.lr, clip "
-            "gradients (trainer.gradient_clip_val=1.0), or skip such batches (nonfinite_loss=skip)"
+            f"train/loss is {value} {steps} (epoch {self.current_epoch}); "
+            "stopped and kept the last good checkpoint. Lower optimizer.lr, clip gradients "
+            "(trainer.gradient_clip_val=1.0), or skip such batches (nonfinite_loss=skip)"
         )
 
     def validation_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
