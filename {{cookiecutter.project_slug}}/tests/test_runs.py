@@ -10,6 +10,7 @@ from sklearn.datasets import load_digits
 from {{ cookiecutter.package_name }}.pipelines.export import ExportMismatchError, export
 from {{ cookiecutter.package_name }}.pipelines.train import train
 from {{ cookiecutter.package_name }}.tasks import load_task
+from {{ cookiecutter.package_name }}.utils.errors import ConfigError
 
 from .conftest import SHORT_RUN
 
@@ -46,6 +47,27 @@ def test_resume_latest_equals_an_uninterrupted_run(make_cfg, log_dir):
     assert_same_weights(weights(Path(straight.paths.output_dir)), weights(run_dir))
     epochs = {line.split(",")[0] for line in (run_dir / "metrics.csv").read_text().splitlines()[1:]}
     assert {"0", "1", "2", "3"} <= epochs, "the resumed run keeps its metrics history"
+
+
+def test_resume_says_which_new_values_the_restored_optimizer_and_schedule_ignore(make_cfg):
+    short = [*QUIET, "trainer.limit_train_batches=3", "trainer.limit_val_batches=2", "test=false"]
+    train(make_cfg([*short, "scheduler=cosine", "optimizer.lr=0.001", "trainer.max_epochs=2"]))
+    resumed = make_cfg(["resume=latest", "trainer.max_epochs=4", "optimizer.lr=0.01"])
+    with pytest.warns(
+        UserWarning, match=r"new plan \(optimizer.lr 0.001 -> 0.01, scheduler.T_max 2 -> 4\)"
+    ):
+        train(resumed)
+
+
+def test_resume_past_the_end_of_a_one_cycle_schedule_is_refused(make_cfg):
+    short = [*QUIET, "trainer.limit_train_batches=3", "trainer.limit_val_batches=2", "test=false"]
+    first = make_cfg([*short, "scheduler=onecycle", "trainer.max_epochs=2"])
+    train(first)
+    last = Path(first.paths.output_dir) / "checkpoints" / "last.ckpt"
+    saved = last.read_bytes()
+    with pytest.raises(ConfigError, match=r"OneCycleLR plans 6 steps .* this run needs 12"):
+        train(make_cfg(["resume=latest", "trainer.max_epochs=4"]))
+    assert last.read_bytes() == saved
 
 
 def test_same_seed_gives_identical_metrics_and_weights(make_cfg):

@@ -11,6 +11,7 @@ from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
 
 from ..utils.errors import ConfigError, NonFiniteLossError
+from .schedulers import plan_changes
 
 STAGES = ("train", "val", "test")
 # What a NaN/inf training loss does: stop the run (checked every log_every_n_steps steps and
@@ -63,6 +64,7 @@ class Task(L.LightningModule):
         # not yet checked (see stop_if_nonfinite).
         self.loss_sum = torch.zeros(())
         self.checked_step = 0
+        self.saved_optimizer: dict[str, Any] | None = None
 
     def build_metrics(self) -> MetricCollection:
         raise NotImplementedError
@@ -80,6 +82,10 @@ class Task(L.LightningModule):
         The plotting callback saves them as PNG in the run folder and logs them as images.
         """
         return {}
+
+    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
+        # The optimizer a resumed fit gets back, whatever the config now says.
+        self.saved_optimizer = checkpoint["hyper_parameters"]["optimizer"]
 
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Some data choose their task from their config (a label column or not), so the
@@ -141,6 +147,31 @@ class Task(L.LightningModule):
     def on_train_start(self) -> None:
         self.loss_sum = torch.zeros((), device=self.device)
         self.checked_step = self.global_step
+        if self.trainer.ckpt_path:
+            self.warn_if_plan_changed()
+
+    def warn_if_plan_changed(self) -> None:
+        """A resumed fit gets its optimizer and scheduler back from the checkpoint, so a value
+        changed on the command line (a longer trainer.max_epochs under a cosine schedule, a
+        new optimizer.lr) would otherwise be ignored without a word."""
+        changes = plan_changes(self.saved_optimizer, self.hparams.optimizer, "optimizer")
+        if self.trainer.lr_scheduler_configs:
+            restored = self.trainer.lr_scheduler_configs[0].scheduler
+            # A second optimizer and scheduler, made only to read what the config now plans.
+            fresh = self.configure_optimizers()["lr_scheduler"]["scheduler"]
+            changes += plan_changes(restored.state_dict(), fresh.state_dict(), "scheduler")
+            planned_steps = getattr(restored, "total_steps", None)
+            if planned_steps is not None and fresh.total_steps > planned_steps:
+                raise ConfigError(
+                    f"the checkpoint's {type(restored).__name__} plans {planned_steps} steps and "
+                    f"cannot step past them, but this run needs {fresh.total_steps}; resume "
+                    "with the run's own trainer.max_epochs, or start a new run"
+                )
+        if changes:
+            rank_zero_warn(
+                "resumed with the optimizer and learning-rate schedule saved in the checkpoint; "
+                f"the config's new plan ({', '.join(changes)}) takes effect only in a new run"
+            )
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         if self.trainer.is_last_batch or (batch_idx + 1) % self.trainer.log_every_n_steps == 0:
