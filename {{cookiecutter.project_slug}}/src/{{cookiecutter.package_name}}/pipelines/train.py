@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -88,7 +89,13 @@ def fit(
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
     try:
-        trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
+        with warnings.catch_warnings():
+            if resume_from is not None:
+                # Lightning ends the restored epoch again without validating, so the best
+                # checkpoint's callback looks for val/loss once in vain; the run that wrote
+                # the checkpoint has already shown any real mistake in its monitor key.
+                warnings.filterwarnings("ignore", r".*could not find the monitored key")
+            trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     except SystemExit as stop:
         signal_name, code = (
             ("SIGTERM", 143) if isinstance(stop, SIGTERMException) else ("SIGINT", 130)
