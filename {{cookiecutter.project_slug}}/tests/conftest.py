@@ -35,6 +35,18 @@ def project_env() -> dict[str, str]:
     return {**os.environ, "PYTHONPATH": os.pathsep.join([str(PROJECT / "src"), *sys.path])}
 
 
+def run_python(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    """``python <args>`` in the project folder, as a user runs it, importing from source."""
+    return subprocess.run(
+        [sys.executable, *args],
+        cwd=PROJECT,
+        env=project_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
 @pytest.fixture
 def log_dir(tmp_path: Path) -> Path:
     return tmp_path / "logs"
@@ -70,14 +82,7 @@ def run_script(log_dir: Path) -> Callable[..., subprocess.CompletedProcess[str]]
     """Run one of the project's launchers as a user would, logging under ``log_dir``."""
 
     def run(script: str, *overrides: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run(
-            [sys.executable, script, *overrides, f"paths.log_dir={log_dir}"],
-            cwd=PROJECT,
-            env=project_env(),
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        result = run_python(script, *overrides, f"paths.log_dir={log_dir}")
         if check and result.returncode != 0:
             raise AssertionError(
                 f"{script} failed:\n{result.stdout[-3000:]}\n{result.stderr[-3000:]}"

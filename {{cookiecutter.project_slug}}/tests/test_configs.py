@@ -1,11 +1,8 @@
 """Every option of every config group composes, without importing torch."""
 
-import subprocess
-import sys
-
 import pytest
 
-from .conftest import CONFIGS, PROJECT, project_env
+from .conftest import CONFIGS, run_python
 
 GROUPS = [
     "model",
@@ -71,4 +68,5 @@ def test_composing_does_not_import_torch():
         "    compose('train', overrides=['model=transformer'])\n"
         "assert 'torch' not in sys.modules, 'composing a config imported torch'\n"
     )
-    subprocess.run([sys.executable, "-c", code], cwd=PROJECT, env=project_env(), check=True)
+    result = run_python("-c", code)
+    assert result.returncode == 0, result.stderr[-3000:]

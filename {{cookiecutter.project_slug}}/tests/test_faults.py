@@ -16,7 +16,7 @@ import torch
 
 from {{ cookiecutter.package_name }}.utils.checkpoints import AtomicCheckpointIO
 
-from .conftest import PROJECT, project_env
+from .conftest import PROJECT, project_env, run_python
 
 # Real trainings in subprocesses, signalled and killed: minutes, not seconds.
 pytestmark = pytest.mark.slow
@@ -55,14 +55,7 @@ def wait_for(path: Path, process: subprocess.Popen[str], timeout: float = 120) -
 
 
 def run(log_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, *args, f"paths.log_dir={log_dir}"],
-        cwd=PROJECT,
-        env=project_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_python(*args, f"paths.log_dir={log_dir}")
 
 
 def global_step(checkpoint: Path) -> int:
@@ -290,16 +283,7 @@ def test_bad_input_fails_in_one_line_and_touches_no_earlier_run(earlier_runs, tm
     args, message = bad_inputs(log_dir, cnn_run, mlp_run, tmp_path)[case]
     before = snapshot(log_dir)
     latest = (log_dir / "train" / "latest").resolve()
-    result = subprocess.run(
-        [sys.executable, *args, f"paths.log_dir={log_dir}"]
-        if "paths.log_dir" not in args[-1]
-        else [sys.executable, *args],
-        cwd=PROJECT,
-        env=project_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    result = run(log_dir, *args) if "paths.log_dir" not in args[-1] else run_python(*args)
     assert result.returncode == 2, result.stderr[-3000:]
     lines = [line for line in result.stderr.splitlines() if line.startswith("error: ")]
     assert len(lines) == 1 and message in lines[0], result.stderr[-3000:]

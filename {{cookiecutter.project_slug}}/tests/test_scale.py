@@ -1,8 +1,6 @@
 """Many processes, one run: DDP on CPU processes, torchrun, and the folder all ranks share."""
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -11,7 +9,7 @@ from {{ cookiecutter.package_name }}.pipelines.train import record_run, resolve_
 from {{ cookiecutter.package_name }}.utils.errors import ConfigError
 from {{ cookiecutter.package_name }}.utils.runs import new_run_dir
 
-from .conftest import PROJECT, SHORT_RUN, project_env
+from .conftest import SHORT_RUN, run_python
 
 LAUNCHER_VARIABLES = (
     "WORLD_SIZE",
@@ -43,26 +41,18 @@ def test_ddp_sim_writes_one_run_folder_and_tests_on_gathered_results(run_script,
 @pytest.mark.slow
 def test_torchrun_processes_share_one_run_folder(log_dir):
     """The README's torchrun command, on one machine with two CPU processes."""
-    result = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "torch.distributed.run",
-            "--nnodes=1",
-            "--nproc-per-node=2",
-            "--rdzv-backend=c10d",
-            "--rdzv-endpoint=localhost:0",
-            "--rdzv-id=test-job",
-            "train.py",
-            "trainer=ddp_sim",
-            *SHORT_RUN,
-            f"paths.log_dir={log_dir}",
-        ],
-        cwd=PROJECT,
-        env=project_env(),
-        capture_output=True,
-        text=True,
-        timeout=600,
+    result = run_python(
+        "-m",
+        "torch.distributed.run",
+        "--nnodes=1",
+        "--nproc-per-node=2",
+        "--rdzv-backend=c10d",
+        "--rdzv-endpoint=localhost:0",
+        "--rdzv-id=test-job",
+        "train.py",
+        "trainer=ddp_sim",
+        *SHORT_RUN,
+        f"paths.log_dir={log_dir}",
     )
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     runs = sorted(p.name for p in (log_dir / "train" / "runs").iterdir())

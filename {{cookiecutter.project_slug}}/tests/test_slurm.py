@@ -1,8 +1,5 @@
 """The SLURM launcher config: jobs sized from the trainer, Lightning's requeue left to submitit."""
 
-import subprocess
-import sys
-
 import pytest
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
@@ -10,7 +7,7 @@ from hydra.utils import instantiate
 from lightning.pytorch.plugins.environments import SLURMEnvironment
 from omegaconf import DictConfig
 
-from .conftest import CONFIGS, PROJECT, project_env
+from .conftest import CONFIGS, run_python
 
 SIZED = ["launcher=slurm", "trainer=ddp", "trainer.devices=4", "trainer.num_nodes=2"]
 PRINT_RESOLVED = ["--cfg", "all", "--resolve"]
@@ -42,13 +39,8 @@ def test_lightning_leaves_requeueing_to_submitit(slurm_cfg):
 
 
 def test_the_readme_command_composes():
-    result = subprocess.run(
-        [sys.executable, "train.py", *SIZED, "hydra.launcher.partition=gpu", *PRINT_RESOLVED],
-        cwd=PROJECT,
-        env=project_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
+    result = run_python(
+        "train.py", *SIZED, "hydra.launcher.partition=gpu", *PRINT_RESOLVED, timeout=120
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert "tasks_per_node: 4" in result.stdout

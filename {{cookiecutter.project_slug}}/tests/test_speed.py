@@ -2,8 +2,6 @@
 
 import json
 import math
-import subprocess
-import sys
 from pathlib import Path
 
 import lightning as L
@@ -19,7 +17,7 @@ from {{ cookiecutter.package_name }}.utils.errors import ConfigError
 from {{ cookiecutter.package_name }}.utils.resolvers import mixed_precision
 
 from .briefly import BRIEFLY
-from .conftest import PROJECT, SHORT_RUN, project_env
+from .conftest import SHORT_RUN, run_python
 
 
 class BatchLosses(L.Callback):
@@ -97,14 +95,7 @@ def test_an_unknown_matmul_precision_is_refused():
     ids=["help", "cfg-job", "bad-override"],
 )
 def test_the_command_line_answers_without_importing_torch(arguments):
-    result = subprocess.run(
-        [sys.executable, "-X", "importtime", "train.py", *arguments],
-        cwd=PROJECT,
-        env=project_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    result = run_python("-X", "importtime", "train.py", *arguments, timeout=120)
     imported = {line.rsplit("|", 1)[-1].strip() for line in result.stderr.splitlines()}
     assert "hydra" in imported, result.stderr[-2000:]
     assert not {"torch", "lightning"} & imported
