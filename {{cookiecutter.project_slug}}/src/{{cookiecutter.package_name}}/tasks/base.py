@@ -189,9 +189,10 @@ class Task(L.LightningModule):
         """Raise before a non-finite loss reaches validation and the checkpoints.
 
         Every process checks at the same steps and they agree (one small all-reduce), so
-        under DDP all of them stop together rather than leaving the others waiting.
+        under DDP all of them stop together rather than leaving the others waiting. An
+        epoch's last batch and the validation after it ask twice; the second has nothing new.
         """
-        if self.hparams.nonfinite_loss != "stop":
+        if self.hparams.nonfinite_loss != "stop" or self.checked_step == self.global_step:
             return
         finite = bool(torch.isfinite(self.loss_sum))
         if not self.trainer.strategy.reduce_boolean_decision(not finite, all=False):
