@@ -1,35 +1,59 @@
-"""Remove what the answers turned off, then say what to do next.
+"""Remove the files the answers turned off, then say what to do next.
 
-Safe to run twice (cruft re-runs it on update): it only deletes paths that exist.
+Only files this bake wrote are removed: pre_gen_project.py copied aside the user's own
+file at any of these paths (a re-bake with --overwrite-if-exists), and it is put back.
+Folders go only when nothing is left in them. Safe to run twice (cruft re-runs the hooks).
 """
 
+import json
+import os
 import shutil
 from pathlib import Path
 
-REMOVE_WHEN = {
-    "LICENSE": "{{ cookiecutter.license }}" == "none",
-    ".github": "{{ cookiecutter.github_ci }}" == "False",
-    "Dockerfile": "{{ cookiecutter.dockerfile }}" == "False",
-    ".dockerignore": "{{ cookiecutter.dockerfile }}" == "False",
-    "configs/launcher": "{{ cookiecutter.slurm }}" == "False",
-    "tests/test_slurm.py": "{{ cookiecutter.slurm }}" == "False",
+ANSWERS: dict[str, str | bool] = json.loads(
+    r"""{
+    "project_slug": {{ cookiecutter.project_slug | tojson }},
+    "license": {{ cookiecutter.license | tojson }},
+    "github_ci": {{ cookiecutter.github_ci | tojson }},
+    "dockerfile": {{ cookiecutter.dockerfile | tojson }},
+    "slurm": {{ cookiecutter.slurm | tojson }}
+}"""
+)
+# The same paths as OPTIONAL_FILES in pre_gen_project.py, each with whether it is off.
+TURNED_OFF = {
+    "LICENSE": ANSWERS["license"] == "none",
+    ".github/workflows/ci.yml": not ANSWERS["github_ci"],
+    "Dockerfile": not ANSWERS["dockerfile"],
+    ".dockerignore": not ANSWERS["dockerfile"],
+    "configs/launcher/slurm.yaml": not ANSWERS["slurm"],
+    "tests/test_slurm.py": not ANSWERS["slurm"],
 }
+KEPT = Path(".cookiecutter-kept")
 
 
-def remove(path: Path) -> None:
-    if path.is_dir():
-        shutil.rmtree(path)
-    elif path.exists():
-        path.unlink()
+def remove_empty_parents(path: Path) -> None:
+    for folder in path.parents[:-1]:  # never the project folder itself
+        if not folder.is_dir() or any(folder.iterdir()):
+            return
+        folder.rmdir()
 
 
 def main() -> None:
-    for relative, turned_off in REMOVE_WHEN.items():
-        if turned_off:
-            remove(Path(relative))
+    for relative, turned_off in TURNED_OFF.items():
+        path, kept = Path(relative), KEPT / relative
+        if not turned_off:
+            continue  # rendered over the user's file, as --overwrite-if-exists asks
+        if kept.is_file():
+            os.replace(kept, path)  # the user's own file, as it was before the bake
+        elif path.is_file():
+            path.unlink()
+            remove_empty_parents(path)
+    if KEPT.is_dir():
+        shutil.rmtree(KEPT)
+    slug = ANSWERS["project_slug"]
     print(
-        "\nBaked {{ cookiecutter.project_slug }}. Next steps:\n"
-        "  cd {{ cookiecutter.project_slug }}\n"
+        f"\nBaked {slug}. Next steps:\n"
+        f"  cd {slug}\n"
         "  python -m venv .venv && . .venv/bin/activate\n"
         "  pip install -e '.[dev]'\n"
         "  git init && pre-commit install   # ruff and hygiene checks on every commit\n"

@@ -43,21 +43,25 @@ def render_hook(name: str, **answers: object) -> str:
 def test_hooks_run_on_python(version, tmp_path):
     python = interpreters()[version]
     answers = {"license": "none", "github_ci": False, "dockerfile": False, "slurm": False}
+    # What cookiecutter has rendered when post_gen runs: every optional file, turned off or not.
     project = bake_into(tmp_path / "bake", **{**answers, "github_ci": True, "license": "MIT"})
+    empty = tmp_path / "empty"  # where pre_gen runs in a first bake
+    empty.mkdir()
     pre, post = tmp_path / "pre.py", tmp_path / "post.py"
     pre.write_text(render_hook("pre_gen_project.py", **answers))
     post.write_text(render_hook("post_gen_project.py", **answers))
 
-    for script in (pre, post, post):
+    for script, folder in ((pre, empty), (post, project), (post, project)):
         result = subprocess.run(
             [python, str(script)],
-            cwd=project,
+            cwd=folder,
             capture_output=True,
             text=True,
             stdin=subprocess.DEVNULL,
             timeout=60,
         )
         assert result.returncode == 0, f"{version} {script.name}: {result.stderr}"
+    assert list(empty.iterdir()) == []
     assert not (project / "LICENSE").exists()
     assert not (project / ".github").exists()
     assert (project / "train.py").is_file()
