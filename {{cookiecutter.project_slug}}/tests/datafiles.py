@@ -1,7 +1,6 @@
 """Tiny data files in each format the project reads, written by the tests themselves."""
 
 import gzip
-import pickle
 import struct
 from pathlib import Path
 
@@ -88,18 +87,19 @@ def write_mnist(data_dir: Path, train: int = 40, test: int = 20) -> Path:
 
 
 def write_cifar10(data_dir: Path, per_batch: int = 8, test: int = 16) -> Path:
-    """CIFAR-10's pickled batches under ``data_dir/cifar-10-batches-py``."""
-    folder = data_dir / "cifar-10-batches-py"
+    """CIFAR-10's binary batches (label byte + 3072 pixel bytes per record) under
+    ``data_dir/cifar-10-batches-bin``."""
+    folder = data_dir / "cifar-10-batches-bin"
     folder.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(0)
-    names = [f"data_batch_{i}" for i in range(1, 6)] + ["test_batch"]
-    for name in names:
-        count = test if name == "test_batch" else per_batch
-        batch = {
-            "data": rng.integers(0, 256, (count, 3072), dtype=np.uint8),
-            "labels": [int(label) for label in np.arange(count) % 10],
-        }
-        (folder / name).write_bytes(pickle.dumps(batch))
+    (folder / "batches.meta.txt").write_text(
+        "airplane\nautomobile\nbird\ncat\ndeer\ndog\nfrog\nhorse\nship\ntruck\n"
+    )
+    for name in [f"data_batch_{i}.bin" for i in range(1, 6)] + ["test_batch.bin"]:
+        count = test if name == "test_batch.bin" else per_batch
+        labels = (np.arange(count) % 10).astype(np.uint8)[:, None]
+        pixels = rng.integers(0, 256, (count, 3072), dtype=np.uint8)
+        (folder / name).write_bytes(np.hstack([labels, pixels]).tobytes())
     return data_dir
 
 

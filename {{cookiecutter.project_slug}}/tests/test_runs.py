@@ -5,6 +5,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from omegaconf import DictConfig
 from sklearn.datasets import load_digits
 
 from {{ cookiecutter.package_name }}.pipelines.export import ExportMismatchError, export
@@ -30,21 +31,26 @@ def assert_same_weights(first: dict[str, torch.Tensor], second: dict[str, torch.
         assert torch.equal(first[name], second[name]), name
 
 
-def test_resume_latest_equals_an_uninterrupted_run(make_cfg, log_dir):
-    straight = make_cfg([*EXACT, *QUIET, "trainer.max_epochs=4"])
-    train(straight)
-    interrupted = make_cfg([*EXACT, *QUIET, "trainer.max_epochs=2"])
-    train(interrupted)
-    resumed = make_cfg(["resume=latest", "trainer.max_epochs=4"])
-    train(resumed)
+def run_in(cfg: DictConfig) -> Path:
+    """Train ``cfg`` and return its run folder. Read it here: ``paths.output_dir`` resolves
+    through the current Hydra config, which the next ``make_cfg`` replaces."""
+    run_dir = Path(cfg.paths.output_dir)
+    train(cfg)
+    return run_dir
 
-    run_dir = Path(interrupted.paths.output_dir)
-    assert Path(resumed.paths.output_dir) == run_dir, "resume must continue in the same folder"
+
+def test_resume_latest_equals_an_uninterrupted_run(make_cfg, log_dir):
+    straight = run_in(make_cfg([*EXACT, *QUIET, "trainer.max_epochs=4"]))
+    run_dir = run_in(make_cfg([*EXACT, *QUIET, "trainer.max_epochs=2"]))
+    resumed = run_in(make_cfg(["resume=latest", "trainer.max_epochs=4"]))
+
+    assert straight != run_dir
+    assert resumed == run_dir, "resume must continue in the same folder"
     hparams = torch.load(run_dir / "checkpoints" / "last.ckpt", weights_only=True)[
         "hyper_parameters"
     ]
     assert hparams["scheduler"]["scheduler"]["_target_"].endswith("StepLR"), "not the run's config"
-    assert_same_weights(weights(Path(straight.paths.output_dir)), weights(run_dir))
+    assert_same_weights(weights(straight), weights(run_dir))
     epochs = {line.split(",")[0] for line in (run_dir / "metrics.csv").read_text().splitlines()[1:]}
     assert {"0", "1", "2", "3"} <= epochs, "the resumed run keeps its metrics history"
 
@@ -71,12 +77,13 @@ def test_resume_past_the_end_of_a_one_cycle_schedule_is_refused(make_cfg):
 
 
 def test_same_seed_gives_identical_metrics_and_weights(make_cfg):
-    first = make_cfg([*EXACT, *QUIET, "trainer.max_epochs=2", "seed=0"])
-    second = make_cfg([*EXACT, *QUIET, "trainer.max_epochs=2", "seed=0"])
-    assert train(first) == train(second)
-    assert_same_weights(
-        weights(Path(first.paths.output_dir)), weights(Path(second.paths.output_dir))
-    )
+    first_cfg = make_cfg([*EXACT, *QUIET, "trainer.max_epochs=2", "seed=0"])
+    first, first_metrics = Path(first_cfg.paths.output_dir), train(first_cfg)
+    second_cfg = make_cfg([*EXACT, *QUIET, "trainer.max_epochs=2", "seed=0"])
+    second, second_metrics = Path(second_cfg.paths.output_dir), train(second_cfg)
+    assert first != second
+    assert first_metrics == second_metrics
+    assert_same_weights(weights(first), weights(second))
 
 
 def test_different_seeds_differ(make_cfg):

@@ -26,6 +26,7 @@ def test_ddp_sim_writes_one_run_folder_and_tests_on_gathered_results(run_script,
     assert sorted(p.name for p in log_dir.iterdir()) == ["train"]
     (run,) = (log_dir / "train" / "runs").iterdir()
     assert (log_dir / "train" / "latest").resolve() == run.resolve()
+    assert not (run / "run.lock").exists(), "the first process released the run's lock"
     # Lightning started rank 1 into this very folder (its Hydra log is here).
     assert (run / "train_ddp_process_1.log").is_file()
     trained = json.loads((run / "metrics.json").read_text())
@@ -95,7 +96,7 @@ def test_processes_a_launcher_started_agree_on_one_folder(
 ):
     launcher_env(**variables)
     first = new_run_dir(str(tmp_path), "train")
-    first.mkdir(parents=True)
+    assert first.is_dir()
     # A process that looks after the first one made the folder still picks it.
     assert new_run_dir(str(tmp_path), "train") == first == tmp_path / "train" / "runs" / folder
 
@@ -103,7 +104,6 @@ def test_processes_a_launcher_started_agree_on_one_folder(
 def test_a_single_process_gets_a_new_folder_every_time(launcher_env, tmp_path):
     launcher_env(SLURM_JOB_ID="42")  # a SLURM allocation, but one process
     first = new_run_dir(str(tmp_path), "train")
-    first.mkdir(parents=True)
     second = new_run_dir(str(tmp_path), "train")
     assert second != first
     assert second.parent == first.parent == tmp_path / "train" / "runs"

@@ -9,7 +9,7 @@ from torch import nn
 
 from {{ cookiecutter.package_name }}.data.images import augment
 from {{ cookiecutter.package_name }}.data.tabular import CSVDataModule
-from {{ cookiecutter.package_name }}.data.vision import CIFAR10DataModule, MNISTDataModule
+from {{ cookiecutter.package_name }}.data.vision import CIFAR10DataModule, MNISTDataModule, md5sum
 from {{ cookiecutter.package_name }}.models.pretrained import replace_head
 from {{ cookiecutter.package_name }}.pipelines.build import build_data, build_task
 from {{ cookiecutter.package_name }}.tasks.classification import ClassificationTask
@@ -29,7 +29,7 @@ def test_mnist_reads_gzipped_idx_files(tmp_path):
     assert data.class_names == [str(d) for d in range(10)]
 
 
-def test_cifar10_reads_pickled_batches_and_augments_training_images(make_cfg, tmp_path):
+def test_cifar10_reads_binary_batches_and_augments_training_images(make_cfg, tmp_path):
     cfg = make_cfg(["data=cifar10", f"data.data_dir={write_cifar10(tmp_path)}"])
     data = build_data(cfg.data)
     assert isinstance(data, CIFAR10DataModule)
@@ -38,6 +38,7 @@ def test_cifar10_reads_pickled_batches_and_augments_training_images(make_cfg, tm
     assert len(test) == 16
     assert test[0][0].shape == data.input_shape == (3, 32, 32)
     assert data.class_names[0] == "airplane"
+    assert [int(test[i][1]) for i in range(12)] == [i % 10 for i in range(12)]
     assert (train.crop_padding, train.flip) == (4, True)
     assert (val.crop_padding, val.flip) == (0, False)
     torch.manual_seed(0)
@@ -61,6 +62,8 @@ def test_mnist_downloads_from_the_first_mirror_that_answers(tmp_path, monkeypatc
     mirror = write_mnist(tmp_path / "mirror") / "MNIST" / "raw"
     dead = tmp_path / "gone"
     monkeypatch.setattr(MNISTDataModule, "mirrors", (f"{dead.as_uri()}/", f"{mirror.as_uri()}/"))
+    sums = {name: md5sum(mirror / f"{name}.gz") for name in MNISTDataModule.checksums}
+    monkeypatch.setattr(MNISTDataModule, "checksums", sums)
     data = MNISTDataModule(data_dir=str(tmp_path / "data"))
     data.prepare_data()
     raw = tmp_path / "data" / "MNIST" / "raw"
@@ -70,14 +73,15 @@ def test_mnist_downloads_from_the_first_mirror_that_answers(tmp_path, monkeypatc
 
 def test_cifar10_downloads_and_unpacks_the_archive(tmp_path, monkeypatch):
     source = write_cifar10(tmp_path / "source")
-    archive = tmp_path / "cifar-10-python.tar.gz"
+    archive = tmp_path / "cifar-10-binary.tar.gz"
     with tarfile.open(archive, "w:gz") as tar:
-        tar.add(source / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+        tar.add(source / "cifar-10-batches-bin", arcname="cifar-10-batches-bin")
     monkeypatch.setattr(CIFAR10DataModule, "url", archive.as_uri())
+    monkeypatch.setattr(CIFAR10DataModule, "md5", md5sum(archive))
     data = CIFAR10DataModule(data_dir=str(tmp_path / "data"))
     data.prepare_data()
     assert data.is_present()
-    assert not (tmp_path / "data" / "cifar-10-python.tar.gz").exists()
+    assert not (tmp_path / "data" / "cifar-10-binary.tar.gz").exists()
     assert len(data.splits[2]) == 16
 
 

@@ -2,6 +2,7 @@ import math
 import pickle
 from abc import ABC, abstractmethod
 from pathlib import Path
+from typing import Any
 
 import lightning as L
 import numpy as np
@@ -9,6 +10,8 @@ import torch
 from torch.utils.data import DataLoader, Dataset
 
 from ..utils.errors import ConfigError, DataError
+from .files import read_npy
+from .sampling import EpochSampler
 
 
 class DataModule(L.LightningDataModule, ABC):
@@ -32,6 +35,8 @@ class DataModule(L.LightningDataModule, ABC):
         self.pin_memory = pin_memory
         self.persistent_workers = persistent_workers and num_workers > 0
         self._splits: tuple[Dataset, Dataset, Dataset] | None = None
+        # The training order's seed, kept in checkpoints: a resumed run shuffles alike.
+        self.shuffle_seed: int | None = None
 
     @abstractmethod
     def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:
@@ -70,14 +75,42 @@ class DataModule(L.LightningDataModule, ABC):
             )
         return self.batch_size // world_size
 
+    def state_dict(self) -> dict[str, Any]:
+        return {} if self.shuffle_seed is None else {"shuffle_seed": self.shuffle_seed}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        self.shuffle_seed = state_dict.get("shuffle_seed", self.shuffle_seed)
+
     def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
+        sampler = self._train_sampler(dataset) if shuffle else None
         return DataLoader(
             dataset,
             batch_size=self.per_device_batch_size,
-            shuffle=shuffle,
+            sampler=sampler,
+            generator=sampler.generator if sampler else None,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.persistent_workers,
+        )
+
+    def _train_sampler(self, dataset: Dataset) -> EpochSampler:
+        trainer = self.trainer
+        if self.shuffle_seed is None:
+            # The run's seed (or the one torch drew without one), process 0's under DDP.
+            seed = torch.initial_seed() % 2**62
+            self.shuffle_seed = int(trainer.strategy.broadcast(seed)) if trainer else seed
+        skip = 0
+        if trainer is not None and trainer.fit_loop.restarting:
+            # Resumed mid-epoch: Lightning carries on after the batches already trained.
+            done = trainer.fit_loop.epoch_loop.batch_progress.current.processed
+            skip = done * self.per_device_batch_size
+        return EpochSampler(
+            dataset,
+            num_replicas=trainer.world_size if trainer else 1,
+            rank=trainer.global_rank if trainer else 0,
+            seed=self.shuffle_seed,
+            epoch=trainer.current_epoch if trainer else 0,
+            skip=skip,
         )
 
     def train_dataloader(self) -> DataLoader:
@@ -100,7 +133,7 @@ class DataModule(L.LightningDataModule, ABC):
     def load_inputs(self, path: Path) -> torch.Tensor:
         """Raw inputs from a .npy, .pt or .csv file (one example per row), preprocessed."""
         readers = {
-            ".npy": lambda: torch.from_numpy(np.load(path, allow_pickle=False)),
+            ".npy": lambda: torch.from_numpy(read_npy(path)),
             ".pt": lambda: torch.load(path, weights_only=True),
             ".csv": lambda: torch.from_numpy(np.loadtxt(path, delimiter=",", ndmin=2)),
         }

@@ -6,6 +6,7 @@ import numpy as np
 
 from ..utils.errors import ConfigError, DataError
 from .bvh import read_bvh
+from .files import read_npy
 from .tables import check_columns, read_csv
 from .windows import Series, SeriesDataModule
 
@@ -14,10 +15,11 @@ SUFFIXES = (".csv", ".npy", ".bvh")
 
 def read_columns(path: Path) -> dict[str, np.ndarray]:
     """Every column of a recording by name; NPY columns are named by their index."""
-    if path.suffix == ".csv":
+    suffix = path.suffix.lower()
+    if suffix == ".csv":
         return read_csv(path)
-    if path.suffix == ".npy":
-        array = np.load(path)
+    if suffix == ".npy":
+        array = read_npy(path)
         if array.ndim not in (1, 2):
             raise DataError(f"{path} holds a {array.ndim}-D array; a series is (T, F) or (T,)")
         array = array.reshape(len(array), -1)

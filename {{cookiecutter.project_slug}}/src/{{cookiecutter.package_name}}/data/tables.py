@@ -5,11 +5,13 @@ reading a header and some numbers, and numpy's genfromtxt renames header fields.
 """
 
 import csv
+import io
 from pathlib import Path
 
 import numpy as np
 
 from ..utils.errors import DataError
+from .files import read_text
 
 MISSING = {"", "nan", "NaN", "NA", "N/A", "null", "None"}
 
@@ -26,8 +28,10 @@ def _as_numbers(cells: list[str]) -> np.ndarray | None:
 
 def read_csv(path: str | Path) -> dict[str, np.ndarray]:
     """Columns by header name: numbers as float (missing cells NaN), anything else as text."""
-    with open(path, newline="") as file:
-        rows = list(csv.reader(file))
+    try:
+        rows = list(csv.reader(io.StringIO(read_text(path), newline="")))
+    except csv.Error as error:  # e.g. a field over csv.field_size_limit()
+        raise DataError(f"{path} is not a readable CSV file: {error}") from None
     if len(rows) < 2:
         raise DataError(f"{path} needs a header row and at least one row of values")
     header, body = [name.strip() for name in rows[0]], rows[1:]

@@ -1,11 +1,13 @@
 """MNIST and CIFAR-10, read from their standard files and downloaded on first use.
 
-The readers are a few lines each (IDX arrays, pickled CIFAR batches), so these datasets
-need no torchvision: it stays an optional extra, for pretrained models only.
+The readers are a few lines each (IDX arrays, CIFAR-10's binary records), so these
+datasets need no torchvision: it stays an optional extra, for pretrained models only.
+Nothing here unpickles: every file is read as plain bytes, and every download is checked
+against the checksum its authors publish before it is used.
 """
 
 import gzip
-import pickle
+import hashlib
 import tarfile
 from abc import abstractmethod
 from pathlib import Path
@@ -34,16 +36,30 @@ def read_idx(path: Path) -> torch.Tensor:
     return torch.from_numpy(values.reshape(shape.astype(int)).copy())
 
 
-def download_first(urls: list[str], destination: Path) -> None:
-    """Fetch the first URL that answers into ``destination`` (mirrors come and go)."""
+def md5sum(path: Path) -> str:
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download_first(urls: list[str], destination: Path, md5: str) -> None:
+    """Fetch the first URL that answers with the file whose MD5 is ``md5`` into
+    ``destination`` (mirrors come and go; a file that does not match is deleted)."""
     destination.parent.mkdir(parents=True, exist_ok=True)
     errors = []
     for url in urls:
         try:
             download_url_to_file(url, str(destination))
-            return
         except (URLError, OSError) as error:
             errors.append(f"{url}: {error}")
+            continue
+        found = md5sum(destination)
+        if found == md5:
+            return
+        destination.unlink()
+        errors.append(f"{url}: MD5 {found} is not the published {md5}")
     raise DataError(f"could not download {destination.name}: {'; '.join(errors)}")
 
 
@@ -144,6 +160,13 @@ class MNISTDataModule(VisionDataModule):
         True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
         False: ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
     }
+    # The MD5 of each gzipped file, as torchvision and the mirrors publish them.
+    checksums: ClassVar[dict[str, str]] = {
+        "train-images-idx3-ubyte": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+        "train-labels-idx1-ubyte": "d53e105ee54ea40749a09fcbcd1e9432",
+        "t10k-images-idx3-ubyte": "9fb629c4189551a2d022fa330f9573f3",
+        "t10k-labels-idx1-ubyte": "ec29112dd5afa0611ce80d1b7f02629c",
+    }
 
     @property
     def raw_dir(self) -> Path:
@@ -163,7 +186,8 @@ class MNISTDataModule(VisionDataModule):
             for name in names:
                 if self.path(name) is None:
                     gz = f"{name}.gz"
-                    download_first([mirror + gz for mirror in self.mirrors], self.raw_dir / gz)
+                    urls = [mirror + gz for mirror in self.mirrors]
+                    download_first(urls, self.raw_dir / gz, self.checksums[name])
 
     def read(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
         images, labels = (read_idx(self.path(name)) for name in self.files[train])
@@ -171,8 +195,9 @@ class MNISTDataModule(VisionDataModule):
 
 
 class CIFAR10DataModule(VisionDataModule):
-    """32x32 colour images of 10 classes: ``<data_dir>/cifar-10-batches-py/`` (the
-    official Python version: pickled batches)."""
+    """32x32 colour images of 10 classes: ``<data_dir>/cifar-10-batches-bin/*.bin``, the
+    official binary version (records of 1 label byte + 3072 pixel bytes). Not the Python
+    version: its batches are pickles, and unpickling a file planted there would run code."""
 
     shape = (3, 32, 32)
     classes: ClassVar[list[str]] = [
@@ -181,15 +206,17 @@ class CIFAR10DataModule(VisionDataModule):
     ]  # fmt: skip
     mean = (0.4914, 0.4822, 0.4465)
     std = (0.2470, 0.2435, 0.2616)
-    url = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+    url = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz"
+    # Published next to the archive on https://www.cs.toronto.edu/~kriz/cifar.html
+    md5 = "c32a1d4ab5d03f1284b67883e8d87530"
     batches: ClassVar[dict[bool, list[str]]] = {
-        True: [f"data_batch_{i}" for i in range(1, 6)],
-        False: ["test_batch"],
+        True: [f"data_batch_{i}.bin" for i in range(1, 6)],
+        False: ["test_batch.bin"],
     }
 
     @property
     def batch_dir(self) -> Path:
-        return self.data_dir / "cifar-10-batches-py"
+        return self.data_dir / "cifar-10-batches-bin"
 
     def is_present(self) -> bool:
         return all(
@@ -197,18 +224,27 @@ class CIFAR10DataModule(VisionDataModule):
         )
 
     def fetch(self) -> None:
-        archive = self.data_dir / "cifar-10-python.tar.gz"
-        download_first([self.url], archive)
+        archive = self.data_dir / "cifar-10-binary.tar.gz"
+        download_first([self.url], archive, self.md5)
         with tarfile.open(archive) as tar:
             tar.extractall(self.data_dir, filter="data")
         archive.unlink()
 
     def read(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        images, labels = [], []
-        for name in self.batches[train]:
-            # Pickle is the format CIFAR-10 is published in; only read the official files.
-            with open(self.batch_dir / name, "rb") as file:
-                batch = pickle.load(file, encoding="latin1")
-            images.append(torch.from_numpy(np.asarray(batch["data"], dtype=np.uint8)))
-            labels += batch["labels"]
-        return torch.cat(images).reshape(-1, *self.shape), torch.tensor(labels, dtype=torch.long)
+        records = [self.read_batch(self.batch_dir / name) for name in self.batches[train]]
+        data = torch.from_numpy(np.concatenate(records))
+        return data[:, 1:].reshape(-1, *self.shape), data[:, 0].long()
+
+    def read_batch(self, path: Path) -> np.ndarray:
+        """One ``.bin`` file as rows of label + pixels, refused unless it has that shape."""
+        data = np.fromfile(path, dtype=np.uint8)
+        size = 1 + int(np.prod(self.shape))
+        if data.size == 0 or data.size % size:
+            raise DataError(
+                f"{path} is not a CIFAR-10 binary batch (records of 1 label byte + "
+                f"{size - 1} pixel bytes); delete it and set data.download=true"
+            )
+        records = data.reshape(-1, size)
+        if records[:, 0].max() >= len(self.classes):
+            raise DataError(f"{path} has labels above {len(self.classes) - 1}")
+        return records

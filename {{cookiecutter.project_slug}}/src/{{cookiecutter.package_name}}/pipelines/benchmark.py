@@ -293,7 +293,6 @@ def benchmark(cfg: DictConfig, project_root: Path) -> dict[str, Any]:
         )
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     save_config(cfg, run_dir)
-    point_latest(cfg.paths.log_dir, cfg.task_name, run_dir)
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
 
@@ -359,6 +358,7 @@ def benchmark(cfg: DictConfig, project_root: Path) -> dict[str, Any]:
     results["overhead_ms"] = results["task"]["step_time_ms"] - raw_ms
     results["lightning_overhead_ms"] = results["bare_lightning"]["step_time_ms"] - raw_ms
     (run_dir / "benchmark.json").write_text(json.dumps(results, indent=2) + "\n")
+    point_latest(cfg.paths.log_dir, cfg.task_name, run_dir)  # only a run that finished
     print_benchmark(results, run_dir)
     return results
 

@@ -13,12 +13,18 @@ from lightning.pytorch import callbacks
 from omegaconf import DictConfig
 
 from ..data.base import DataModule
-from ..models.shapes import IncompatibleInput
+from ..models.shapes import SHAPE_ERRORS, IncompatibleInput, check_forward, describe
 from ..tasks import Task, task_class
-from ..utils.callbacks import InterruptCheckpoint, LogParameterCounts, RandomStateCheckpoint
+from ..utils.callbacks import (
+    InterruptCheckpoint,
+    LogParameterCounts,
+    PointLatest,
+    RandomStateCheckpoint,
+    ResumedMetricHistory,
+)
 from ..utils.checkpoints import AtomicCheckpointIO
 from ..utils.config import to_container
-from ..utils.errors import UserError
+from ..utils.errors import ConfigError, UserError
 from ..utils.runs import LAST_CHECKPOINT
 
 
@@ -53,24 +59,52 @@ def build_data(data_cfg: Any) -> DataModule:
 def build_task(cfg: DictConfig, datamodule: DataModule) -> Task:
     """The task the data's kind calls for, around the configured model.
 
-    Every model states the input shapes it reads (see ``models/shapes.py``); a pair that
-    does not fit fails here, with one sentence naming both.
+    The model is built for the data's shapes and run once on a batch of that shape (see
+    ``models/shapes.py``), so a pair that does not fit, a user's own model too, fails here,
+    before the run writes anything, with one sentence naming both; so does an optimizer
+    that refuses its values.
     """
+    input_shape, num_outputs = tuple(datamodule.input_shape), datamodule.num_outputs
     try:
         with _plain_errors():
-            return task_class(datamodule.task)(
+            task = task_class(datamodule.task)(
                 model=to_container(cfg.model),
                 data=to_container(cfg.data),
                 optimizer=to_container(cfg.optimizer),
                 scheduler=to_container(cfg.scheduler) if cfg.scheduler.get("scheduler") else None,
-                input_shape=list(datamodule.input_shape),
-                num_outputs=datamodule.num_outputs,
+                input_shape=list(input_shape),
+                num_outputs=num_outputs,
                 class_names=datamodule.class_names,
                 nonfinite_loss=cfg.get("nonfinite_loss", "stop"),
             )
+        check_forward(task.model, input_shape, num_outputs)
     except IncompatibleInput as error:
         model, data = _choice(cfg, "model"), _choice(cfg, "data")
         raise IncompatibleInput(f"model {model} cannot read data {data}: {error}") from None
+    except InstantiationException as error:
+        if not isinstance(error.__cause__, SHAPE_ERRORS):
+            raise
+        model, data = _choice(cfg, "model"), _choice(cfg, "data")
+        raise IncompatibleInput(
+            f"model {model} cannot be built for data {data} (inputs of shape {input_shape}, "
+            f"{num_outputs} outputs): {describe(error.__cause__)}"
+        ) from None
+    _check_optimizer(cfg, task)
+    return task
+
+
+def _check_optimizer(cfg: DictConfig, task: Task) -> None:
+    """Build the optimizer once as the fit will (torch checks its values: lr, betas,
+    momentum...), so a bad value fails before the run writes anything."""
+    try:
+        with _plain_errors():
+            instantiate(cfg.optimizer, params=task.parameters())
+    except InstantiationException as error:
+        if not isinstance(error.__cause__, ValueError | TypeError):
+            raise
+        raise ConfigError(
+            f"optimizer {_choice(cfg, 'optimizer')} refuses its config: {describe(error.__cause__)}"
+        ) from None
 
 
 def _instantiate_all(group: DictConfig | None) -> list[Any]:
@@ -105,9 +139,14 @@ def build_trainer(cfg: DictConfig, **overrides: Any) -> L.Trainer:
         RandomStateCheckpoint(),
         LogParameterCounts(),
         InterruptCheckpoint(Path(cfg.paths.output_dir) / LAST_CHECKPOINT),
+        PointLatest(cfg.paths.log_dir, cfg.task_name, Path(cfg.paths.output_dir)),
+        ResumedMetricHistory(),
     ]
     configured_plugins = trainer_cfg.get("plugins")
-    plugins = [AtomicCheckpointIO(), *(instantiate(configured_plugins) or [])]
+    plugins = [
+        AtomicCheckpointIO(Path(cfg.paths.output_dir)),
+        *(instantiate(configured_plugins) or []),
+    ]
     for logger in loggers:
         logger.log_hyperparams(to_container(cfg))
     return instantiate(

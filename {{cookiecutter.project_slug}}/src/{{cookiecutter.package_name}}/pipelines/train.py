@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 import warnings
 from pathlib import Path
+from types import FrameType
 from typing import TYPE_CHECKING
 
 from hydra.core.hydra_config import HydraConfig
@@ -20,9 +23,10 @@ from ..utils.config import (
 )
 from ..utils.console import print_config, print_results, silence_known_warnings
 from ..utils.errors import CheckpointError
+from ..utils.locks import run_lock
 from ..utils.provenance import write_provenance
 from ..utils.ranks import is_rank_zero
-from ..utils.runs import LAST_CHECKPOINT, point_latest, remove_partial_writes
+from ..utils.runs import LAST_CHECKPOINT, mention_unfinished_runs
 from ..utils.validation import validate
 
 if TYPE_CHECKING:  # torch and Lightning are imported lazily, after the config is checked
@@ -47,15 +51,13 @@ def resolve_run(cfg: DictConfig) -> tuple[DictConfig, Path, Path | None]:
 
 
 def record_run(cfg: DictConfig, run_dir: Path, resume_from: Path | None) -> None:
-    """Config, provenance and the ``latest`` link, once the data and model are known good."""
+    """Config and provenance, once the data and model are known good. ``latest`` moves to
+    the run later, once it has a checkpoint (see ``PointLatest``)."""
     if not is_rank_zero():
         return
     if resume_from is None:
         save_config(cfg, run_dir)
         write_provenance(run_dir)
-    else:
-        remove_partial_writes(resume_from.parent)
-    point_latest(cfg.paths.log_dir, cfg.task_name, run_dir)
     print_config(cfg, save_to=run_dir / "config_tree.log")
 
 
@@ -86,8 +88,6 @@ def fit(
 ) -> None:
     """``trainer.fit`` that exits non-zero when stopped by a signal (Lightning exits 0 on
     SIGTERM, which would tell a scheduler the job succeeded)."""
-    from lightning.pytorch.utilities.exceptions import SIGTERMException
-
     try:
         with warnings.catch_warnings():
             if resume_from is not None:
@@ -97,9 +97,7 @@ def fit(
                 warnings.filterwarnings("ignore", r".*could not find the monitored key")
             trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     except SystemExit as stop:
-        signal_name, code = (
-            ("SIGTERM", 143) if isinstance(stop, SIGTERMException) else ("SIGINT", 130)
-        )
+        signal_name, code = _signal_of(stop)
         print(
             f"stopped by {signal_name} at epoch {trainer.current_epoch}, step "
             f"{trainer.global_step}; saved {run_dir / LAST_CHECKPOINT}. Continue with: "
@@ -109,12 +107,70 @@ def fit(
         raise SystemExit(code) from None
 
 
+def test_best(
+    trainer: L.Trainer,
+    task: L.LightningModule,
+    datamodule: L.LightningDataModule,
+    best: str,
+    run_dir: Path,
+) -> dict[str, float]:
+    """``trainer.test`` of the best checkpoint, stopped by a signal as ``fit`` is (exit code
+    130 or 143); the checkpoints stay as fitting left them."""
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        # Lightning only notes a SIGTERM, and looks at the note between training batches.
+        raise SIGTERMException
+
+    # Signal handlers can only be set from the main thread (as train.py runs).
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, stop) if main_thread else None
+    try:
+        results = trainer.test(
+            task, datamodule=datamodule, ckpt_path=best or None, weights_only=True, verbose=False
+        )
+    except SystemExit as stopped:
+        signal_name, code = _signal_of(stopped)
+        print(
+            f"stopped by {signal_name} while testing; the run is fully trained and its "
+            f"checkpoints are kept. Test it with: python eval.py run={run_dir}",
+            file=sys.stderr,
+        )
+        raise SystemExit(code) from None
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+    return {name: float(value) for name, value in results[0].items()}
+
+
+def _signal_of(stop: SystemExit) -> tuple[str, int]:
+    """The signal that stopped a Lightning call, and the exit code a shell gives it
+    (Lightning turns Ctrl+C into ``sys.exit(1)``)."""
+    from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+    return ("SIGTERM", 143) if isinstance(stop, SIGTERMException) else ("SIGINT", 130)
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
+    """Fit and test in a run folder no other process writes into (see ``utils/locks.py``).
+
+    The first process holds the lock for all processes of a multi-process run.
+    """
+    run_dir = Path(HydraConfig.get().runtime.output_dir)
+    if not is_rank_zero():
+        return fit_and_test(cfg)
+    with run_lock(run_dir):
+        mention_unfinished_runs(cfg.paths.log_dir, cfg.task_name, run_dir)
+        return fit_and_test(cfg)
+
+
+def fit_and_test(cfg: DictConfig) -> dict[str, float]:
     cfg, run_dir, resume_from = resolve_run(cfg)
 
     silence_known_warnings()
     import lightning as L
 
+    from ..utils.checkpoints import remove_orphaned_writes
     from ..utils.loggers import finish_loggers
     from .build import build_data, build_task, build_trainer
     from .speed import apply_speed_flags
@@ -125,6 +181,8 @@ def train(cfg: DictConfig) -> dict[str, float]:
     datamodule = build_data(cfg.data)
     task = build_task(cfg, datamodule)  # reads the data: a bad file fails before any write
     record_run(cfg, run_dir, resume_from)
+    if is_rank_zero():
+        remove_orphaned_writes(cfg.paths.log_dir, cfg.task_name, run_dir)
     trainer = build_trainer(cfg)
     apply_speed_flags(cfg, trainer)
     tune(cfg, trainer, task, datamodule)
@@ -133,10 +191,7 @@ def train(cfg: DictConfig) -> dict[str, float]:
     metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
     if cfg.get("test"):
-        results = trainer.test(
-            task, datamodule=datamodule, ckpt_path=best or None, weights_only=True, verbose=False
-        )
-        metrics.update({name: float(value) for name, value in results[0].items()})
+        metrics.update(test_best(trainer, task, datamodule, best, run_dir))
     finish_loggers(trainer.loggers)
     if trainer.is_global_zero:
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")

@@ -7,7 +7,11 @@ from typing import Any
 import lightning as L
 import numpy as np
 import torch
+from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
+
+from .loggers import RunCSVLogger
+from .runs import has_checkpoint, point_latest
 
 
 class RandomStateCheckpoint(L.Callback):
@@ -65,5 +69,57 @@ class InterruptCheckpoint(L.Callback):
     def on_exception(
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
     ) -> None:
-        if isinstance(exception, SIGTERMException | KeyboardInterrupt):
+        # Only a fit has a newer state than its checkpoints: the test after it loads
+        # best.ckpt, which must not become last.ckpt.
+        fitting = trainer.state.fn == TrainerFn.FITTING
+        if fitting and isinstance(exception, SIGTERMException | KeyboardInterrupt):
             trainer.save_checkpoint(self.path)
+
+
+class ResumedMetricHistory(L.Callback):
+    """A resumed run logs again from its checkpoint's step: rows the interrupted run logged
+    after that checkpoint (a killed run's unfinished epoch) would otherwise appear twice."""
+
+    def on_train_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if trainer.ckpt_path and trainer.is_global_zero:
+            for logger in trainer.loggers:
+                if isinstance(logger, RunCSVLogger):
+                    logger.experiment.discard_from(trainer.global_step)
+
+
+class PointLatest(L.Callback):
+    """Point ``<log_dir>/<task_name>/latest`` at this run once it has a checkpoint, so
+    ``resume=latest`` and ``run=latest`` never find a run without one.
+
+    Lightning has no hook after a checkpoint is written (ModelCheckpoint saves after every
+    other callback's ``on_validation_end``), so this looks when fitting starts (a resumed
+    run), when validation starts and when an epoch ends (after the previous validation's
+    checkpoints), when fitting ends (a run without validation saves at epoch end, after
+    this callback) and after an interrupt saved ``last.ckpt``.
+    """
+
+    def __init__(self, log_dir: str, task_name: str, run_dir: Path) -> None:
+        self.log_dir, self.task_name, self.run_dir = log_dir, task_name, run_dir
+        self.pointed = False
+
+    def point(self, trainer: L.Trainer) -> None:
+        if not self.pointed and trainer.is_global_zero and has_checkpoint(self.run_dir):
+            point_latest(self.log_dir, self.task_name, self.run_dir)
+            self.pointed = True
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.point(trainer)
+
+    def on_validation_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.point(trainer)
+
+    def on_train_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.point(trainer)
+
+    def on_fit_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.point(trainer)
+
+    def on_exception(
+        self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
+    ) -> None:
+        self.point(trainer)

@@ -1,5 +1,6 @@
 """Reading and writing checkpoints safely: plain values only, never half-written."""
 
+import errno
 import os
 import pickle
 from pathlib import Path
@@ -9,7 +10,12 @@ import torch
 from lightning.fabric.utilities.types import _PATH
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from .errors import CheckpointError
+from .errors import CheckpointError, DiskFullError
+from .locks import is_locked
+from .runs import LAST_CHECKPOINT, RUNS
+
+# What AtomicCheckpointIO and the CSV logger write before renaming over the real file.
+PARTIAL_WRITES = (".*.tmp-*", "checkpoints/.*.tmp-*")
 
 
 def read_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
@@ -31,9 +37,11 @@ def read_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
             "unpickled here; use a checkpoint written by this project"
         ) from error
     except (RuntimeError, EOFError, ValueError, OSError) as error:
+        # An empty file ends in an EOFError without a message.
+        reason = "it is empty" if path.stat().st_size == 0 else str(error).strip() or repr(error)
         raise CheckpointError(
             f"{path} is not a readable checkpoint (truncated or corrupt: "
-            f"{str(error).splitlines()[0]}); use another one, e.g. the run's best.ckpt"
+            f"{reason.splitlines()[0]}); use another one, e.g. the run's best.ckpt"
         ) from error
     hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
     if not isinstance(hparams, dict) or "model" not in hparams or "state_dict" not in checkpoint:
@@ -48,8 +56,13 @@ class AtomicCheckpointIO(TorchCheckpointIO):
     """Write to a temporary file beside the target, fsync, then rename over it.
 
     Lightning writes the target file in place, so a process killed mid-write leaves a
-    truncated ``last.ckpt`` that resume would pick up. A rename is atomic on POSIX.
+    truncated ``last.ckpt`` that resume would pick up. A rename is atomic on POSIX. A full
+    disk ends the run in one line, the previous file untouched.
     """
+
+    def __init__(self, run_dir: Path) -> None:
+        super().__init__()
+        self.run_dir = run_dir
 
     def save_checkpoint(
         self, checkpoint: dict[str, Any], path: _PATH, storage_options: Any | None = None
@@ -63,6 +76,10 @@ class AtomicCheckpointIO(TorchCheckpointIO):
                 file.flush()
                 os.fsync(file.fileno())
             os.replace(temporary, target)
+        except OSError as error:
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise disk_full(target, self.run_dir) from None
+            raise
         finally:
             temporary.unlink(missing_ok=True)
         directory = os.open(target.parent, os.O_RDONLY)
@@ -70,3 +87,30 @@ class AtomicCheckpointIO(TorchCheckpointIO):
             os.fsync(directory)
         finally:
             os.close(directory)
+
+
+def disk_full(path: Path, run_dir: Path) -> DiskFullError:
+    """The one line a full disk (or quota) ends a run with, saying what was kept."""
+    last = run_dir / LAST_CHECKPOINT
+    kept = (
+        f"the last good checkpoint {last} is kept; free space and resume with: "
+        f"python train.py resume={run_dir}"
+        if last.is_file()
+        else "no checkpoint was written yet; free space and start the run again"
+    )
+    return DiskFullError(f"no space left on device writing {path}; {kept}")
+
+
+def remove_orphaned_writes(log_dir: str, task_name: str, run_dir: Path) -> None:
+    """Delete the temporary files of runs killed while writing (SIGKILL, power loss).
+
+    Only in this run's folder and in folders no live process holds (see ``utils/locks.py``):
+    a live run's temporary file is about to be renamed over its checkpoint.
+    """
+    runs = Path(log_dir) / task_name / RUNS
+    siblings = [folder for folder in runs.iterdir() if folder.is_dir()] if runs.is_dir() else []
+    for folder in [run_dir, *siblings]:
+        if folder == run_dir or not is_locked(folder):
+            for pattern in PARTIAL_WRITES:
+                for leftover in folder.glob(pattern):
+                    leftover.unlink(missing_ok=True)

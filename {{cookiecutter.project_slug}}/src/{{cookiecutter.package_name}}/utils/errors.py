@@ -19,3 +19,7 @@ class CheckpointError(UserError):
 
 class NonFiniteLossError(UserError):
     pass
+
+
+class DiskFullError(UserError):
+    """No space left where the run writes: a fact of the machine, reported in one line."""

@@ -2,6 +2,8 @@
 leave to their users: W&B's offline fallback, image logging and closing the W&B run."""
 
 import csv
+import errno
+import io
 import logging
 import netrc
 import os
@@ -22,33 +24,91 @@ from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_only
 from matplotlib.image import imread
 
+from .checkpoints import disk_full
+
 log = logging.getLogger(__name__)
 
 WANDB_HOST = "https://api.wandb.ai"
 
 
-class _AppendingWriter(ExperimentWriter):
+class _RunWriter(ExperimentWriter):
+    """metrics.csv that a kill at any moment leaves whole.
+
+    Lightning buffers rows for ``flush_logs_every_n_steps`` and rewrites the file in place
+    when a column appears, so a killed run could lose its rows or leave the file empty.
+    Here each row is appended as it is logged and a new column writes a temporary file
+    renamed over the old one. A resumed run carries on in the same file.
+    """
+
     def _check_log_dir_exists(self) -> None:
-        # Lightning deletes an existing metrics.csv here; a resumed run keeps its history
-        # and carries on with the same columns.
-        if self._fs.isfile(self.metrics_file_path):
-            with self._fs.open(self.metrics_file_path, "r", newline="") as file:
-                self.metrics_keys = next(csv.reader(file), [])
+        # Lightning deletes an existing metrics.csv here; a resumed run keeps its history.
+        self.metrics_keys, _, self._appendable = self._read()
+
+    def _read(self) -> tuple[list[str], list[dict[str, str]], bool]:
+        """Columns, complete rows, and whether rows can be appended: the file has a header
+        and ends whole (a kill can cut the row being appended short of its line end)."""
+        path = Path(self.metrics_file_path)
+        text = path.read_text() if path.is_file() else ""
+        reader = csv.DictReader(io.StringIO(text[: text.rfind("\n") + 1]))
+        rows = list(reader)
+        columns = list(reader.fieldnames or [])
+        return columns, rows, bool(columns) and text.endswith("\n")
+
+    def save(self) -> None:
+        if not self.metrics:
+            return
+        try:
+            if self._record_new_keys() or not self._appendable:
+                self._write([*self._read()[1], *self.metrics])
+            else:
+                with open(self.metrics_file_path, "a", newline="") as file:
+                    csv.DictWriter(file, fieldnames=self.metrics_keys).writerows(self.metrics)
+        except OSError as error:
+            if error.errno in (errno.ENOSPC, errno.EDQUOT):
+                raise disk_full(Path(self.metrics_file_path), Path(self.log_dir)) from None
+            raise
+        self.metrics = []
+
+    def discard_from(self, step: int) -> None:
+        """Drop the rows logged at ``step`` or later: a resumed run logs them again."""
+        _, rows, _ = self._read()
+        kept = [row for row in rows if int(float(row["step"])) < step]
+        if len(kept) < len(rows):
+            self._write(kept)
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        path = Path(self.metrics_file_path)
+        temporary = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+        try:
+            with temporary.open("w", newline="") as file:
+                writer = csv.DictWriter(file, fieldnames=self.metrics_keys)
+                writer.writeheader()
+                writer.writerows(rows)
+            os.replace(temporary, path)
+        finally:
+            temporary.unlink(missing_ok=True)
+        self._appendable = True
 
 
 class RunCSVLogger(CSVLogger):
-    """metrics.csv directly in the run folder, appended to when the run is resumed."""
+    """metrics.csv directly in the run folder, each row written as it is logged, appended
+    to when the run is resumed."""
 
     def __init__(self, save_dir: str, **kwargs: Any) -> None:
         super().__init__(save_dir, name="", version="", **kwargs)
 
     @property
     @rank_zero_experiment
-    def experiment(self) -> ExperimentWriter:
+    def experiment(self) -> _RunWriter:
         if self._experiment is None:
             self._fs.makedirs(self.root_dir, exist_ok=True)
-            self._experiment = _AppendingWriter(log_dir=self.log_dir)
+            self._experiment = _RunWriter(log_dir=self.log_dir)
         return self._experiment
+
+    @rank_zero_only
+    def log_metrics(self, metrics: dict[str, Any], step: int | None = None) -> None:
+        super().log_metrics(metrics, step)
+        self.experiment.save()
 
 
 def _wandb_api_key_found(host: str) -> bool:

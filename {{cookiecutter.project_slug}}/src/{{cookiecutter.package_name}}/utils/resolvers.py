@@ -2,7 +2,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from .runs import run_dir_resolver
+from .runs import run_dir_resolver, sweep_dir_resolver
 
 
 def sqlite_url(path: str) -> str:
@@ -30,7 +30,9 @@ def mixed_precision(accelerator: str) -> str:
 
 def register_resolvers() -> None:
     """Resolvers the configs use; registered before Hydra composes (idempotent)."""
-    # Cached: Hydra reads run.dir several times and every read must give the same folder.
+    # Cached: they make a folder, and Hydra reads run.dir and sweep.dir several times; every
+    # read must give that one folder (a multirun's jobs get a copy of the cache).
     OmegaConf.register_new_resolver("run_dir", run_dir_resolver, use_cache=True, replace=True)
+    OmegaConf.register_new_resolver("sweep_dir", sweep_dir_resolver, use_cache=True, replace=True)
     OmegaConf.register_new_resolver("mixed_precision", mixed_precision, replace=True)
     OmegaConf.register_new_resolver("sqlite_url", sqlite_url, replace=True)

@@ -1,15 +1,27 @@
 """Run folders: ``logs/<task_name>/runs/<timestamp>/`` and the ``latest`` link beside them."""
 
 import os
+import shlex
+import sys
+import time
 from datetime import datetime
 from pathlib import Path
 
 from .errors import CheckpointError, ConfigError, UserError
+from .locks import is_locked
+from .ranks import is_rank_zero
 
 RUNS = "runs"
+MULTIRUNS = "multiruns"
 LATEST = "latest"
+STAMP = "%Y-%m-%d_%H-%M-%S"
 BEST_CHECKPOINT = "checkpoints/best.ckpt"
 LAST_CHECKPOINT = "checkpoints/last.ckpt"
+METRICS = "metrics.json"
+# How long a new run may take from making its folder to locking it (imports, config).
+STARTUP_SECONDS = 60
+# Hydra's flags that print (the config, help) and run nothing.
+PRINT_ONLY = ("--cfg", "-c", "--info", "-i", "--help", "-h", "--hydra-help")
 
 
 class RunNotFoundError(UserError):
@@ -39,17 +51,61 @@ def shared_job_id() -> str | None:
     return None
 
 
+def only_printing() -> bool:
+    """``--cfg all --resolve`` resolves the run and sweep folders to print them: they are
+    named then, not made (Hydra tells the resolvers nothing of its mode)."""
+    return any(arg in PRINT_ONLY or arg.startswith(("--cfg=", "--info=")) for arg in sys.argv[1:])
+
+
+def make_folder(folder: Path, exist_ok: bool) -> None:
+    if only_printing():
+        return
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        folder.mkdir(exist_ok=exist_ok)
+    except FileExistsError:
+        if folder.is_dir():
+            raise
+        raise ConfigError(
+            f"cannot write {folder}: a file is in the way; point paths.log_dir at a writable folder"
+        ) from None
+    except OSError as error:
+        raise ConfigError(
+            f"cannot write {error.filename or folder}: {error.strerror}; point paths.log_dir "
+            "at a writable folder"
+        ) from None
+
+
+def claim(parent: Path, name: str) -> Path:
+    """A new folder ``parent/name``, or ``name_2``, ``name_3``... when that one is taken.
+
+    ``mkdir`` without ``exist_ok`` is atomic: of processes started in the same second, each
+    gets a folder of its own, where checking ``exists()`` first would give them one to share.
+    """
+    n = 1
+    while True:
+        folder = parent / (name if n == 1 else f"{name}_{n}")
+        try:
+            make_folder(folder, exist_ok=False)
+            return folder
+        except FileExistsError:
+            n += 1
+
+
 def new_run_dir(log_dir: str, task_name: str) -> Path:
+    """A run folder made for this run alone; under torchrun or srun, the one of the job."""
     runs = Path(log_dir) / task_name / RUNS
     job_id = shared_job_id()
     if job_id is not None:
-        return runs / f"job-{job_id}"
-    stamp = datetime.now().strftime("%Y-%m-%d_%H-%M-%S")
-    candidate, n = runs / stamp, 1
-    while candidate.exists():
-        n += 1
-        candidate = runs / f"{stamp}_{n}"
-    return candidate
+        folder = runs / f"job-{job_id}"
+        make_folder(folder, exist_ok=True)  # every process of the job names this one
+        return folder
+    if not is_rank_zero():
+        raise ConfigError(
+            "a process of rank > 0 was started without its run folder: start it with "
+            "torchrun, srun or Lightning's own launcher (trainer=ddp)"
+        )
+    return claim(runs, datetime.now().strftime(STAMP))
 
 
 def find_run(log_dir: str, task_name: str, spec: str) -> Path:
@@ -67,6 +123,8 @@ def find_run(log_dir: str, task_name: str, spec: str) -> Path:
     if path.is_dir():
         return path.resolve()
     runs = root / RUNS
+    if (runs / spec).is_dir():  # a full name, even where a longer one (``<spec>_2``) exists
+        return (runs / spec).resolve()
     matches = sorted(p for p in runs.glob(f"{spec}*") if p.is_dir()) if runs.is_dir() else []
     if len(matches) == 1:
         return matches[0].resolve()
@@ -86,6 +144,7 @@ def point_latest(log_dir: str, task_name: str, run_dir: Path) -> None:
     A relative symlink, swapped in atomically so a reader never sees it missing.
     """
     link = Path(log_dir) / task_name / LATEST
+    link.parent.mkdir(parents=True, exist_ok=True)  # a run outside log_dir (hydra.run.dir=...)
     temporary = link.with_name(f".{LATEST}.{os.getpid()}")
     temporary.unlink(missing_ok=True)
     temporary.symlink_to(os.path.relpath(run_dir.resolve(), link.parent.resolve()))
@@ -107,13 +166,55 @@ def checkpoint_of(log_dir: str, runs_of: str, run: str, ckpt_path: str | None) -
 
 
 def run_dir_resolver(log_dir: str, task_name: str, resume: str | None) -> str:
-    """Hydra's ``run.dir``: the resumed run's own folder, or a new one."""
+    """Hydra's ``run.dir``: the resumed run's own folder, or a new one, made here.
+
+    Lightning's launcher (``trainer=ddp``) starts its other processes with
+    ``hydra.run.dir=<this folder>``, so they never come here to make one of their own.
+    """
     if resume:
         return str(find_run(log_dir, task_name, resume))
     return str(new_run_dir(log_dir, task_name))
 
 
-def remove_partial_writes(checkpoint_dir: Path) -> None:
-    """Temporary files of a process killed while writing a checkpoint (see AtomicCheckpointIO)."""
-    for leftover in checkpoint_dir.glob(".*.tmp-*"):
-        leftover.unlink(missing_ok=True)
+def sweep_dir_resolver(log_dir: str, task_name: str) -> str:
+    """Hydra's ``sweep.dir`` of a multirun: a new folder, made here (see ``claim``)."""
+    return str(claim(Path(log_dir) / task_name / MULTIRUNS, datetime.now().strftime(STAMP)))
+
+
+def has_checkpoint(run_dir: Path) -> bool:
+    return (run_dir / LAST_CHECKPOINT).is_file() or (run_dir / BEST_CHECKPOINT).is_file()
+
+
+def unfinished_runs(log_dir: str, task_name: str, run_dir: Path) -> list[Path]:
+    """Earlier run folders of this task that stopped before their first checkpoint.
+
+    A run killed before then leaves a folder with only its config and log. A folder whose
+    run may still be starting (younger than a minute) or holds a live lock is not one.
+    """
+    runs = Path(log_dir) / task_name / RUNS
+    if not runs.is_dir() or run_dir.resolve().parent != runs.resolve():
+        return []
+    cutoff = time.time() - STARTUP_SECONDS
+    return [
+        folder
+        for folder in sorted(runs.iterdir())
+        if folder.is_dir()
+        and folder.resolve() != run_dir.resolve()
+        and not has_checkpoint(folder)
+        and not (folder / METRICS).is_file()
+        and folder.stat().st_mtime < cutoff
+        and not is_locked(folder)
+    ]
+
+
+def mention_unfinished_runs(log_dir: str, task_name: str, run_dir: Path) -> None:
+    """One line saying how to remove folders of runs killed before their first checkpoint;
+    they may hold a user's notes or logs, so nothing is deleted here."""
+    unfinished = unfinished_runs(log_dir, task_name, run_dir)
+    if unfinished:
+        print(
+            f"note: {len(unfinished)} earlier run(s) in {unfinished[0].parent} stopped before "
+            f"their first checkpoint; remove them with: rm -r "
+            f"{' '.join(shlex.quote(str(folder)) for folder in unfinished)}",
+            file=sys.stderr,
+        )
