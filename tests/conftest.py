@@ -40,6 +40,18 @@ def run_in(project: Path, *command: str, timeout: int = 900) -> subprocess.Compl
     )
 
 
+def cookiecutter_cli(output_dir: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
+    """``cookiecutter <template> --no-input -o <dir> <arguments>`` as a user types it."""
+    command = [sys.executable, "-m", "cookiecutter", str(TEMPLATE), "--no-input", "-o"]
+    return subprocess.run(
+        [*command, str(output_dir), *arguments],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        timeout=300,
+    )
+
+
 @pytest.fixture
 def report(
     request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]

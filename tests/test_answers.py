@@ -6,12 +6,11 @@ import subprocess
 import sys
 import zipfile
 from email.parser import Parser
-from pathlib import Path
 
 import pytest
 import tomllib
 
-from .conftest import TEMPLATE
+from .conftest import cookiecutter_cli
 
 PIP_WHEEL = [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation"]
 AWKWARD = {
@@ -31,17 +30,6 @@ AWKWARD = {
         "author_name": "Zoë Ñúñez 😀",
     },
 }
-
-
-def cookiecutter_cli(output_dir: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "cookiecutter", str(TEMPLATE), "--no-input", "-o"]
-    return subprocess.run(
-        [*command, str(output_dir), *arguments],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=300,
-    )
 
 
 def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from .conftest import ANSWERS, TEMPLATE, run_in
+from .conftest import ANSWERS, cookiecutter_cli, run_in
 
 # The default plus, for every question with choices, each non-default value.
 VARIANTS: list[dict[str, Any]] = [{}]
@@ -52,16 +52,6 @@ def test_bake_is_clean(bake, answers):
     composed = run_in(project, "train.py", "--cfg", "job")
     assert composed.returncode == 0, composed.stderr
     assert "_target_: lightning.pytorch.Trainer" in composed.stdout
-
-
-def cookiecutter_cli(output_dir: Path, *answers: str) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-m", "cookiecutter", str(TEMPLATE), "--no-input", "-o"]
-    return subprocess.run(
-        [*command, str(output_dir), *answers],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-    )
 
 
 def test_yes_no_answers_from_the_command_line_add_and_remove_files(tmp_path):

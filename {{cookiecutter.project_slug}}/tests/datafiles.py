@@ -2,6 +2,7 @@
 
 import gzip
 import struct
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -101,6 +102,15 @@ def write_cifar10(data_dir: Path, per_batch: int = 8, test: int = 16) -> Path:
         pixels = rng.integers(0, 256, (count, 3072), dtype=np.uint8)
         (folder / name).write_bytes(np.hstack([labels, pixels]).tobytes())
     return data_dir
+
+
+def write_cifar10_archive(folder: Path) -> Path:
+    """``folder/cifar-10-binary.tar.gz`` as CIFAR-10's site serves it, from small batches."""
+    source = write_cifar10(folder / "source")
+    archive = folder / "cifar-10-binary.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(source / "cifar-10-batches-bin", arcname="cifar-10-batches-bin")
+    return archive
 
 
 def write_image_folder(root: Path, classes=("cat", "dog", "fish"), per_class: int = 8) -> Path:

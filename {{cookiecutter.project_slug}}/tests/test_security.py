@@ -1,7 +1,6 @@
 """Files under data_dir never run code, downloads are checked, credentials stay out of runs."""
 
 import pickle
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,7 @@ from {{ cookiecutter.package_name }}.data.vision import CIFAR10DataModule, MNIST
 from {{ cookiecutter.package_name }}.utils.errors import DataError
 
 from .conftest import SHORT_RUN
-from .datafiles import write_cifar10, write_mnist
+from .datafiles import write_cifar10, write_cifar10_archive, write_mnist
 
 
 class Planted:
@@ -55,10 +54,7 @@ def test_a_pickle_planted_as_a_cifar10_binary_batch_is_refused_in_one_line(run_s
 
 
 def test_a_cifar10_archive_that_does_not_match_the_published_md5_is_deleted(tmp_path, monkeypatch):
-    source = write_cifar10(tmp_path / "source")
-    archive = tmp_path / "cifar-10-binary.tar.gz"
-    with tarfile.open(archive, "w:gz") as tar:
-        tar.add(source / "cifar-10-batches-bin", arcname="cifar-10-batches-bin")
+    archive = write_cifar10_archive(tmp_path)
     monkeypatch.setattr(CIFAR10DataModule, "url", archive.as_uri())
     data = CIFAR10DataModule(data_dir=str(tmp_path / "data"))
     with pytest.raises(DataError, match=f"MD5 {md5sum(archive)} is not the published"):

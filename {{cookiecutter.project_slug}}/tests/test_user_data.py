@@ -1,7 +1,5 @@
 """MNIST, CIFAR-10, an image folder and a CSV table, read from files the tests write."""
 
-import tarfile
-
 import numpy as np
 import pytest
 import torch
@@ -16,7 +14,13 @@ from {{ cookiecutter.package_name }}.tasks.classification import ClassificationT
 from {{ cookiecutter.package_name }}.tasks.regression import RegressionTask
 from {{ cookiecutter.package_name }}.utils.errors import DataError
 
-from .datafiles import write_cifar10, write_image_folder, write_mnist, write_table
+from .datafiles import (
+    write_cifar10,
+    write_cifar10_archive,
+    write_image_folder,
+    write_mnist,
+    write_table,
+)
 
 
 def test_mnist_reads_gzipped_idx_files(tmp_path):
@@ -72,10 +76,7 @@ def test_mnist_downloads_from_the_first_mirror_that_answers(tmp_path, monkeypatc
 
 
 def test_cifar10_downloads_and_unpacks_the_archive(tmp_path, monkeypatch):
-    source = write_cifar10(tmp_path / "source")
-    archive = tmp_path / "cifar-10-binary.tar.gz"
-    with tarfile.open(archive, "w:gz") as tar:
-        tar.add(source / "cifar-10-batches-bin", arcname="cifar-10-batches-bin")
+    archive = write_cifar10_archive(tmp_path)
     monkeypatch.setattr(CIFAR10DataModule, "url", archive.as_uri())
     monkeypatch.setattr(CIFAR10DataModule, "md5", md5sum(archive))
     data = CIFAR10DataModule(data_dir=str(tmp_path / "data"))
