@@ -7,7 +7,8 @@ from .conftest import run_in
 
 def test_default_project_passes_its_own_tests(bake, report):
     project = bake()
-    result = run_in(project, "-m", "pytest", "-q", "-p", "no:cacheprovider")
+    # About 20 minutes on 2 cores: every interrupt, lock and bad-value case is a real process.
+    result = run_in(project, "-m", "pytest", "-q", "-p", "no:cacheprovider", timeout=2400)
     summary = result.stdout.strip().splitlines()[-1] if result.stdout.strip() else ""
     report(f"baked project's tests: {summary}")
     assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-3000:]
