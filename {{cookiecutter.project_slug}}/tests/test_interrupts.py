@@ -181,6 +181,8 @@ def test_signal_while_testing_leaves_the_checkpoints_as_fitting_left_them(
         "trainer.limit_train_batches=3",
         "trainer.limit_val_batches=1",
         "trainer.num_sanity_val_steps=0",
+        # About 45 test batches of 0.3 s: the signal lands while testing even on a busy machine.
+        "data.batch_size=8",
     )
     run = log_dir / "train" / "latest"
     log = run / "train.log"
