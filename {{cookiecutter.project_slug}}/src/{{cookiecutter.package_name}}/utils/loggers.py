@@ -2,7 +2,6 @@
 leave to their users: W&B's offline fallback, image logging and closing the W&B run."""
 
 import csv
-import errno
 import io
 import logging
 import netrc
@@ -24,7 +23,7 @@ from lightning.pytorch.loggers.logger import rank_zero_experiment
 from lightning.pytorch.utilities import rank_zero_only
 from matplotlib.image import imread
 
-from .checkpoints import disk_full
+from .checkpoints import disk_full_in_one_line
 
 log = logging.getLogger(__name__)
 
@@ -57,16 +56,12 @@ class _RunWriter(ExperimentWriter):
     def save(self) -> None:
         if not self.metrics:
             return
-        try:
+        with disk_full_in_one_line(Path(self.metrics_file_path), Path(self.log_dir)):
             if self._record_new_keys() or not self._appendable:
                 self._write([*self._read()[1], *self.metrics])
             else:
                 with open(self.metrics_file_path, "a", newline="") as file:
                     csv.DictWriter(file, fieldnames=self.metrics_keys).writerows(self.metrics)
-        except OSError as error:
-            if error.errno in (errno.ENOSPC, errno.EDQUOT):
-                raise disk_full(Path(self.metrics_file_path), Path(self.log_dir)) from None
-            raise
         self.metrics = []
 
     def discard_from(self, step: int) -> None:
