@@ -91,7 +91,9 @@ def test_dockerfile_is_optional_and_installs_the_project(bake):
     dockerfile = (project / "Dockerfile").read_text()
     assert re.search(r"^FROM python:3\.12-slim$", dockerfile, flags=re.MULTILINE)
     assert "--index-url https://download.pytorch.org/whl/cpu" in dockerfile
-    assert re.search(r"^RUN pip install \.$", dockerfile, flags=re.MULTILINE)
+    # With the serve extra: the image can run serve.py.
+    assert re.search(r"^RUN pip install '\.\[serve\]'$", dockerfile, flags=re.MULTILINE)
+    assert re.search(r"^EXPOSE 8000$", dockerfile, flags=re.MULTILINE)
     # Everything the image copies exists in the bake.
     for sources in re.findall(r"^COPY (.+) \S+$", dockerfile, flags=re.MULTILINE):
         for source in sources.split():

@@ -52,26 +52,33 @@ def log_dir(tmp_path: Path) -> Path:
     return tmp_path / "logs"
 
 
+def compose_config(
+    log_dir: Path, overrides: Sequence[str] = (), config_name: str = "train"
+) -> DictConfig:
+    """A config composed and given a run folder exactly as ``@hydra.main`` does."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(str(CONFIGS), version_base="1.3"):
+        cfg = compose(
+            config_name,
+            overrides=[*overrides, f"paths.log_dir={log_dir}"],
+            return_hydra_config=True,
+        )
+    run_dir = Path(cfg.hydra.run.dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = str(run_dir)
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        del cfg.hydra
+    return cfg
+
+
 @pytest.fixture
 def make_cfg(log_dir: Path) -> Iterator[Callable[..., DictConfig]]:
-    """A config composed and given a run folder exactly as ``@hydra.main`` does."""
+    """``compose_config`` under this test's ``log_dir``."""
 
     def make(overrides: Sequence[str] = (), config_name: str = "train") -> DictConfig:
-        GlobalHydra.instance().clear()
-        with initialize_config_dir(str(CONFIGS), version_base="1.3"):
-            cfg = compose(
-                config_name,
-                overrides=[*overrides, f"paths.log_dir={log_dir}"],
-                return_hydra_config=True,
-            )
-        run_dir = Path(cfg.hydra.run.dir)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        with open_dict(cfg):
-            cfg.hydra.runtime.output_dir = str(run_dir)
-        HydraConfig.instance().set_config(cfg)
-        with open_dict(cfg):
-            del cfg.hydra
-        return cfg
+        return compose_config(log_dir, overrides, config_name)
 
     yield make
     GlobalHydra.instance().clear()

@@ -55,6 +55,72 @@ ROOT Hips
     return path
 
 
+# A small skeleton as motion capture gives it: a root with position and rotation, and joints.
+MOCAP_JOINTS = ("Hips", "Spine", "Neck", "LeftArm", "RightArm")
+ROTATIONS = ("Zrotation", "Xrotation", "Yrotation")
+
+
+def mocap(frames: int, rate: float = 120.0, seed: int = 0) -> tuple[list[str], np.ndarray]:
+    """A walk in a wide circle at ``rate`` Hz: channel names and values (frames, 18).
+
+    The root drifts across the room (cm) while its heading turns past +-180 degrees, an arm
+    swings around 180 so that its angle wraps at every swing, the neck's X rotation is a
+    constant (as a fixed joint records it), and every channel has a little sensor noise.
+    """
+    rng = np.random.default_rng(seed)
+    t = np.arange(frames)[:, None] / rate
+    gait = 2 * np.pi * 1.1 * t + rng.uniform(0, 2 * np.pi)
+
+    def wrap(angles: np.ndarray) -> np.ndarray:
+        return (angles + 180.0) % 360.0 - 180.0
+
+    heading = 150.0 + 45.0 * t
+    columns = {
+        "Hips_Xposition": 80.0 * np.cos(np.radians(heading)) + 30.0 * t,
+        "Hips_Yposition": 95.0 + 2.0 * np.sin(2 * gait),
+        "Hips_Zposition": 80.0 * np.sin(np.radians(heading)) - 20.0 * t,
+        "Hips_Zrotation": 4.0 * np.sin(gait),
+        "Hips_Xrotation": 3.0 * np.sin(2 * gait + 0.5),
+        "Hips_Yrotation": wrap(heading),
+        "Spine_Zrotation": 6.0 * np.sin(gait + 0.3),
+        "Spine_Xrotation": 5.0 + 2.0 * np.sin(2 * gait),
+        "Spine_Yrotation": 8.0 * np.sin(gait + 1.0),
+        "Neck_Zrotation": 3.0 * np.sin(gait + 0.7),
+        "Neck_Xrotation": np.zeros_like(t),
+        "Neck_Yrotation": 5.0 * np.sin(0.5 * gait),
+        "LeftArm_Zrotation": 40.0 * np.sin(gait),
+        "LeftArm_Xrotation": 10.0 + 5.0 * np.sin(2 * gait),
+        "LeftArm_Yrotation": wrap(180.0 + 25.0 * np.sin(gait)),
+        "RightArm_Zrotation": -40.0 * np.sin(gait),
+        "RightArm_Xrotation": 10.0 + 5.0 * np.sin(2 * gait + 0.2),
+        "RightArm_Yrotation": 20.0 * np.sin(gait + np.pi),
+    }
+    values = np.concatenate(list(columns.values()), axis=1)
+    noise = np.array([0.0 if name == "Neck_Xrotation" else 0.05 for name in columns])
+    values = values + rng.normal(0.0, 1.0, values.shape) * noise
+    # Keep the wrapped angles in [-180, 180) after the noise, as a BVH exporter writes them.
+    for index, name in enumerate(columns):
+        if name.endswith("rotation"):
+            values[:, index] = wrap(values[:, index])
+    return list(columns), values
+
+
+def write_mocap(path: Path, frames: int = 1200, rate: float = 120.0, seed: int = 0) -> Path:
+    """``mocap`` as a BVH file: the joint tree, then ``Frame Time: 1 / rate``."""
+    _, values = mocap(frames, rate, seed)
+    lines = ["HIERARCHY", f"ROOT {MOCAP_JOINTS[0]}", "{", "  OFFSET 0.0 0.0 0.0"]
+    lines.append("  CHANNELS 6 Xposition Yposition Zposition " + " ".join(ROTATIONS))
+    for joint in MOCAP_JOINTS[1:]:
+        lines += [f"  JOINT {joint}", "  {", "    OFFSET 0.0 10.0 0.0"]
+        lines += ["    CHANNELS 3 " + " ".join(ROTATIONS), "    End Site", "    {"]
+        lines += ["      OFFSET 0.0 5.0 0.0", "    }", "  }"]
+    lines += ["}", "MOTION", f"Frames: {frames}", f"Frame Time: {1 / rate:.8f}"]
+    lines += [" ".join(f"{v:.4f}" for v in row) for row in values]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
 def write_series_folder(folder: Path, fmt: str, files: int = 4, steps: int = 120) -> Path:
     """``files`` recordings with NaN gaps as .csv (3 channels), .npy (3) or .bvh (9)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -125,6 +191,37 @@ def write_image_folder(root: Path, classes=("cat", "dog", "fish"), per_class: in
             image.save(root / name / f"{index}.png")
     (root / "notes.txt").write_text("not an image class")
     return root
+
+
+def write_colour_folder(root: Path, per_class: int = 12, size: int = 16) -> Path:
+    """``root/{red,blue}/<n>.png``: noisy images of two colours, a model learns them at once."""
+    rng = np.random.default_rng(0)
+    for name, colour in (("red", (200, 40, 40)), ("blue", (40, 40, 200))):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for index in range(per_class):
+            noise = rng.integers(-40, 40, (size, size, 3))
+            pixels = np.clip(np.array(colour) + noise, 0, 255).astype(np.uint8)
+            Image.fromarray(pixels).save(root / name / f"{index}.png")
+    return root
+
+
+def write_sklearn_table(path: Path, name: str) -> Path:
+    """scikit-learn's bundled ``diabetes`` (regression, target ``progression`` in its own
+    units) or ``wine`` (target ``cultivar``: class names) as a CSV file with a header."""
+    from sklearn.datasets import load_diabetes, load_wine
+
+    if name == "diabetes":
+        table = load_diabetes(scaled=False)
+        header, targets = [*table.feature_names, "progression"], [f"{v:g}" for v in table.target]
+    else:
+        table = load_wine()
+        header, targets = [*table.feature_names, "cultivar"], table.target_names[table.target]
+    lines = [",".join(header)]
+    for row, target in zip(table.data, targets, strict=True):
+        lines.append(",".join([*(repr(float(v)) for v in row), target]))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n")
+    return path
 
 
 def write_table(path: Path, rows: int = 60, target: str = "class", name: str = "target") -> Path:

@@ -21,7 +21,9 @@ import pytest
 from sklearn.datasets import load_digits
 
 from .conftest import PROJECT
+from .test_predict_units import COMMANDS as TABLE_COMMANDS
 from .test_readme_data import COMMANDS as DATA_COMMANDS
+from .test_serve import README_COMMANDS as SERVE_COMMANDS
 
 # Commands, by their first words, that are not run here, and why.
 NOT_RUN = {
@@ -40,10 +42,17 @@ NOT_RUN = {
 # predict.py's input, raw digits (0..16 per pixel) one per row, for the digits run before it.
 EXAMPLE_FILES = {"inputs.npy": lambda path: np.save(path, load_digits().data[:8])}
 # README lines another test runs more thoroughly (in-process, on files it writes for them).
-COVERED_ELSEWHERE = {
-    line.split(" #")[0].strip(): "trained on example files by tests/test_readme_data.py"
-    for line in DATA_COMMANDS
-}
+COVERED_ELSEWHERE = (
+    {
+        line.split(" #")[0].strip(): "trained on example files by tests/test_readme_data.py"
+        for line in DATA_COMMANDS
+    }
+    | {line: "run against a live server by tests/test_serve.py" for line in SERVE_COMMANDS}
+    | {
+        line: "run on scikit-learn's diabetes table by tests/test_predict_units.py"
+        for line in TABLE_COMMANDS
+    }
+)
 # Overrides asking for hardware, a cluster or a download: such commands are composed only.
 COMPOSE_ONLY = re.compile(
     r"(trainer=(gpu|ddp|fsdp|mps)|trainer\.accelerator=(gpu|cuda|mps)|launcher=slurm"

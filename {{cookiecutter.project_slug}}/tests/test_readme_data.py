@@ -17,7 +17,7 @@ from .datafiles import (
     write_csv_series,
     write_image_folder,
     write_mnist,
-    write_series_folder,
+    write_mocap,
     write_table,
 )
 
@@ -32,7 +32,8 @@ COMMANDS = re.findall(r"^python train\.py .*$", section("Data"), flags=re.MULTIL
 
 def write_user_data(data_dir: Path) -> None:
     """What the README's commands expect under ``data/``."""
-    write_series_folder(data_dir / "mocap", "bvh")
+    for index in range(3):
+        write_mocap(data_dir / "mocap" / f"walk{index}.bvh", frames=600, seed=index)
     (data_dir / "imu").mkdir()
     for index in range(4):
         labels = ["sit"] * 40 + ["walk"] * 80

@@ -32,9 +32,17 @@ def test_sine_forecasting_trains_and_plots_predictions(make_cfg, model):
     trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)
     trainer.test(task, datamodule=build_data(task.hparams.data), verbose=False)
     figure = task.test_figures()["predictions"]
-    over_time, scatter = figure.axes
-    assert len(over_time.lines) == 2 * 3  # target and prediction of each of 3 channels
-    assert len(scatter.collections[0].get_offsets()) == 3 * len(trainer.datamodule.splits[2])
+    # A row per channel, named: three test windows over time in seconds (sine.yaml's 50 Hz),
+    # each with its true and forecast next step, then every test forecast of the channel.
+    rows = np.array(figure.axes).reshape(3, 4)
+    assert [row[0].get_ylabel() for row in rows] == ["0", "1", "2"]
+    window = rows[0][0]
+    assert window.get_xlabel() == "time (s)"
+    times = window.lines[0].get_xdata()
+    assert len(times) == 32 and times[1] == pytest.approx(1 / 50)
+    assert window.lines[1].get_xdata() == pytest.approx([32 / 50])  # the step after the window
+    scatter = rows[0][3]
+    assert len(scatter.collections[0].get_offsets()) == len(trainer.datamodule.splits[2])
     png = io.BytesIO()
     figure.savefig(png, format="png")
     assert png.tell() > 10_000

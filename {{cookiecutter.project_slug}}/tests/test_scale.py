@@ -3,6 +3,7 @@
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from {{ cookiecutter.package_name }}.pipelines.train import record_run, resolve_run
@@ -37,6 +38,13 @@ def test_ddp_sim_writes_one_run_folder_and_tests_on_gathered_results(run_script,
     evaluated = json.loads((log_dir / "eval" / "latest" / "metrics.json").read_text())
     for name in ("test/acc", "test/f1", "test/loss"):
         assert evaluated[name] == pytest.approx(trained[name], abs=1e-5), name
+    # test_predictions.csv interleaves the processes' shares back into the test order.
+    tables = [
+        np.loadtxt(folder / "test_predictions.csv", delimiter=",", skiprows=1, usecols=range(1, 13))
+        for folder in (run, log_dir / "eval" / "latest")
+    ]
+    assert tables[0].shape == (128, 12)
+    np.testing.assert_allclose(tables[0], tables[1], rtol=0, atol=1e-6)
 
 
 @pytest.mark.slow

@@ -8,7 +8,7 @@ from {{ cookiecutter.package_name }}.data.bvh import read_bvh
 from {{ cookiecutter.package_name }}.data.sequence import SequenceDataModule
 from {{ cookiecutter.package_name }}.data.signal import interpolate_gaps, lowpass
 from {{ cookiecutter.package_name }}.data.sine import SineDataModule
-from {{ cookiecutter.package_name }}.pipelines.build import build_data
+from {{ cookiecutter.package_name }}.pipelines.build import build_data, build_task, build_trainer
 from {{ cookiecutter.package_name }}.utils.errors import ConfigError, DataError
 
 from .briefly import BRIEFLY, fit_briefly
@@ -44,7 +44,7 @@ def test_window_count_follows_length_and_overlap(tmp_path, length, overlap):
         np.save(tmp_path / f"take{index}.npy", sines(count, 2, seed=index))
     data = SequenceDataModule(path=str(tmp_path), length=length, overlap=overlap, split="file")
     stride = length - overlap
-    for dataset, part in zip(data.splits, data.split_series(), strict=True):
+    for dataset, part in zip(data.splits, data.split_series(data.series), strict=True):
         # Forecasting needs the step after each window: a window spans length + 1 steps.
         expected = sum((len(s.values) - (length + 1)) // stride + 1 for s in part)
         assert len(dataset) == expected
@@ -81,6 +81,7 @@ def test_bvh_channels_are_named_after_their_joints(tmp_path):
     assert motion.channels[-1] == "Spine_Yrotation"
     assert motion.frames.shape == (20, 9)
     assert motion.frame_time == pytest.approx(1 / 30, abs=1e-6)
+    assert motion.root == "Hips"
 
 
 def test_normalisation_statistics_come_from_the_training_split_only(tmp_path):
@@ -89,20 +90,21 @@ def test_normalisation_statistics_come_from_the_training_split_only(tmp_path):
     np.save(tmp_path / "one.npy", trend)
     data = SequenceDataModule(path=str(tmp_path / "one.npy"), length=8, overlap=4)
     data.setup("fit")
-    train_part = data.split_series()[0]
+    mean, std = np.array(data.preprocessing.mean), np.array(data.preprocessing.std)
+    train_part = data.split_series(data.series)[0]
     train_values = np.concatenate([interpolate_gaps(s.values) for s in train_part])
-    np.testing.assert_allclose(data.mean, train_values.mean(axis=0), rtol=1e-5)
-    np.testing.assert_allclose(data.std, train_values.std(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(mean, train_values.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(std, train_values.std(axis=0), rtol=1e-5)
     every_value = interpolate_gaps(trend)
-    assert (every_value.mean(axis=0) - data.mean > 2.0).all()
+    assert (every_value.mean(axis=0) - mean > 2.0).all()
     first_window = data.splits[0][0][0]
-    np.testing.assert_allclose(first_window, (train_values[:8] - data.mean) / data.std, rtol=1e-5)
+    np.testing.assert_allclose(first_window, (train_values[:8] - mean) / std, rtol=1e-5, atol=1e-6)
 
 
 def test_split_by_file_keeps_each_recording_in_one_split(tmp_path):
     write_series_folder(tmp_path, "csv", files=7)
     data = SequenceDataModule(path=str(tmp_path))
-    names = [{s.name for s in part} for part in data.split_series()]
+    names = [{s.name for s in part} for part in data.split_series(data.series)]
     assert all(names)
     assert not (names[0] & names[1] or names[0] & names[2] or names[1] & names[2])
     assert set.union(*names) == {s.name for s in data.series}
@@ -112,9 +114,13 @@ def test_split_by_time_cuts_each_recording_into_consecutive_stretches(tmp_path):
     values = sines(200, 2, seed=0, gaps=False)
     np.save(tmp_path / "one.npy", values)
     data = SequenceDataModule(path=str(tmp_path / "one.npy"), length=8, overlap=0)
-    parts = [part[0].values for part in data.split_series()]
-    assert [len(p) for p in parts] == [140, 30, 30]
-    np.testing.assert_array_equal(np.concatenate(parts), values.astype(np.float32))
+    parts = [part[0] for part in data.split_series(data.series)]
+    # 70/15/15 %, cut on the window grid (every 8 steps): 140 -> 144, 170 -> 168.
+    assert [len(p.values) for p in parts] == [144, 24, 32]
+    assert [p.offset for p in parts] == [0, 144, 168]
+    np.testing.assert_array_equal(
+        np.concatenate([p.values for p in parts]), values.astype(np.float32)
+    )
 
 
 def test_label_column_classifies_windows_by_their_most_frequent_label(tmp_path):
@@ -128,6 +134,24 @@ def test_label_column_classifies_windows_by_their_most_frequent_label(tmp_path):
     train_set = data.splits[0]
     # Windows of 20 steps: 40-59 is mostly walk (15 of 20 steps), 60-79 all run.
     assert [int(train_set[i][1]) for i in range(6)] == [1, 1, 1, 0, 1, 1]
+
+
+def test_classified_windows_are_drawn_over_time_with_their_channel_names(make_cfg, tmp_path):
+    for index in range(3):
+        labels = ["walk"] * 60 + ["run"] * 60
+        write_csv_series(tmp_path / f"take{index}.csv", sines(120, 3, seed=index), labels)
+    cfg = make_cfg(
+        ["data=sequence", f"data.path={tmp_path}", "data.label_column=activity", *BRIEFLY]
+    )
+    cfg.data.sampling_rate = 50
+    datamodule = build_data(cfg.data)
+    task = build_task(cfg, datamodule)
+    build_trainer(cfg).test(task, datamodule=datamodule, verbose=False)
+    figure = task.test_figures()["test_samples"]
+    first = figure.axes[0]
+    assert first.get_xlabel() == "time (s)"
+    assert first.lines[0].get_xdata()[1] == pytest.approx(1 / 50)
+    assert [text.get_text() for text in first.get_legend().get_texts()] == ["ch0", "ch1", "ch2"]
 
 
 def test_missing_or_absent_path_is_a_clear_error(make_cfg, tmp_path):

@@ -1,5 +1,8 @@
 """Multiruns: a plain sweep over models, and an Optuna search that resumes and survives
-a failing trial."""
+a failing trial; each ends with a summary of its jobs' overrides and metrics."""
+
+import csv
+import json
 
 import optuna
 import pytest
@@ -15,15 +18,32 @@ def trials(log_dir):
     return study.trials
 
 
+def summary_rows(sweep):
+    with (sweep / "multirun_summary.csv").open(newline="") as file:
+        return list(csv.DictReader(file))
+
+
 @pytest.mark.slow
-def test_multirun_gives_every_job_its_own_folder(run_script, log_dir):
-    run_script("train.py", "-m", "model=mlp,cnn", *TINY)
+def test_multirun_gives_every_job_its_own_folder_and_ends_with_a_summary(run_script, log_dir):
+    result = run_script("train.py", "-m", "model=mlp,cnn", *TINY)
     (sweep,) = (log_dir / "train" / "multiruns").iterdir()
     jobs = sorted(p for p in sweep.iterdir() if p.is_dir())
     assert [job.name for job in jobs] == ["0", "1"]
     for job, model in zip(jobs, ("MLP", "CNN"), strict=True):
         assert (job / "checkpoints" / "best.ckpt").is_file()
         assert f"models.{model.lower()}.{model}" in (job / "config.yaml").read_text()
+    # One row per job: the override that differs between them, and the job's metrics.
+    rows = summary_rows(sweep)
+    assert [(row["job"], row["model"], row["status"]) for row in rows] == [
+        ("0", "mlp", "completed"),
+        ("1", "cnn", "completed"),
+    ]
+    assert list(rows[0]) == ["job", "model", "status", "val/acc", "val/f1", "val/loss"]
+    for job, row in zip(jobs, rows, strict=True):
+        metrics = json.loads((job / "metrics.json").read_text())
+        assert float(row["val/loss"]) == metrics["val/loss"]
+    assert "multirun: 2 jobs" in result.stdout
+    assert f"summary: {sweep / 'multirun_summary.csv'}" in result.stdout
 
 
 @pytest.mark.slow
@@ -48,3 +68,11 @@ def test_optuna_search_resumes_and_records_a_failed_trial(run_script, log_dir):
     searches = sorted((log_dir / "train" / "multiruns").iterdir())
     assert len(searches) == 2
     assert all((search / "optimization_results.yaml").is_file() for search in searches)
+    # The search ends with its trials' summary, the failed one included.
+    rows = summary_rows(searches[1])
+    assert [(row["job"], row["status"]) for row in rows] == [("0", "failed"), ("1", "completed")]
+    assert rows[0]["val/loss"] == "" and float(rows[1]["val/loss"]) > 0
+    # The columns are the values the search sampled; what every trial shares is left out.
+    assert list(rows[0])[1:4] == ["optimizer.lr", "optimizer.weight_decay", "model.dropout"]
+    assert float(rows[1]["optimizer.lr"]) == trials(log_dir)[-1].params["optimizer.lr"]
+    assert "multirun: 2 jobs" in second.stdout

@@ -1,16 +1,12 @@
-import math
-import pickle
 from abc import ABC, abstractmethod
-from pathlib import Path
 from typing import Any
 
 import lightning as L
-import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 
-from ..utils.errors import ConfigError, DataError
-from .files import read_npy
+from ..utils.errors import ConfigError
+from .preprocessing import Preprocessing
 from .sampling import EpochSampler
 
 
@@ -37,6 +33,8 @@ class DataModule(L.LightningDataModule, ABC):
         self._splits: tuple[Dataset, Dataset, Dataset] | None = None
         # The training order's seed, kept in checkpoints: a resumed run shuffles alike.
         self.shuffle_seed: int | None = None
+        # Set by ``build_splits``, fitted on the training split; travels in the checkpoint.
+        self.preprocessing: Preprocessing | None = None
 
     @abstractmethod
     def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:
@@ -55,6 +53,18 @@ class DataModule(L.LightningDataModule, ABC):
     @property
     def class_names(self) -> list[str] | None:
         return None
+
+    def test_keys(self) -> tuple[list[str], list[int]] | None:
+        """Source and index of every test example, in test order, as ``Preprocessing.read``
+        keys the same example when a user predicts on the file it came from; None (a
+        DataModule of your own that keys nothing) writes no ``test_predictions.csv``."""
+        return None
+
+    @property
+    def fitted_preprocessing(self) -> Preprocessing:
+        self.splits  # noqa: B018 - building the splits fits the preprocessing
+        assert self.preprocessing is not None, f"{type(self).__name__} set no preprocessing"
+        return self.preprocessing
 
     @property
     def splits(self) -> tuple[Dataset, Dataset, Dataset]:
@@ -124,37 +134,3 @@ class DataModule(L.LightningDataModule, ABC):
 
     def predict_dataloader(self) -> DataLoader:
         return self.test_dataloader()
-
-    def preprocess(self, raw: torch.Tensor) -> torch.Tensor:
-        """Raw inputs as stored on disk -> what the model sees; shared by training and
-        ``predict.py`` so a deployed model gets exactly the training transform."""
-        return raw
-
-    def load_inputs(self, path: Path) -> torch.Tensor:
-        """Raw inputs from a .npy, .pt or .csv file (one example per row), preprocessed."""
-        readers = {
-            ".npy": lambda: torch.from_numpy(read_npy(path)),
-            ".pt": lambda: torch.load(path, weights_only=True),
-            ".csv": lambda: torch.from_numpy(np.loadtxt(path, delimiter=",", ndmin=2)),
-        }
-        suffix = path.suffix.lower()
-        if suffix not in readers:
-            raise DataError(
-                f"{path}: cannot read {suffix or 'extension-less'} files; use .npy, .pt or .csv"
-            )
-        try:
-            raw = readers[suffix]()
-        except (ValueError, EOFError, OSError, RuntimeError, pickle.UnpicklingError) as error:
-            raise DataError(
-                f"{path} is not a readable {suffix} file ({str(error).splitlines()[0]}); "
-                "it may be truncated: write it again"
-            ) from error
-        if not isinstance(raw, torch.Tensor):
-            raise DataError(f"{path} does not hold a tensor of numbers")
-        expected = math.prod(self.input_shape)
-        if raw.numel() % expected or (raw.dim() > 1 and math.prod(raw.shape[1:]) != expected):
-            raise DataError(
-                f"{path}: inputs of shape {tuple(raw.shape)} do not fit this data's input shape "
-                f"{self.input_shape}; give one example per row"
-            )
-        return self.preprocess(raw.float().reshape(-1, *self.input_shape))

@@ -20,6 +20,7 @@ class Motion:
     channels: list[str]
     frames: np.ndarray  # (frames, channels), float32
     frame_time: float  # seconds between frames
+    root: str  # the ROOT joint, whose position channels place the whole body
 
 
 def _count(path: str | Path, token: str, what: str) -> int:
@@ -75,11 +76,15 @@ def read_bvh(path: str | Path) -> Motion:
             position += 2 + count
         else:  # braces, OFFSET values, End Site: the skeleton's geometry, not signals
             position += 1
+    if not channels:
+        raise DataError(f"{path}: its HIERARCHY declares no CHANNELS, so there is no motion")
     header = tokens[motion_at + 1 : motion_at + 6]
     if header[:1] != ["Frames:"] or header[2:4] != ["Frame", "Time:"] or len(header) < 5:
         raise DataError(f"{path}: MOTION must start with 'Frames: N' and 'Frame Time: T'")
     count = _count(path, header[1], "'Frames:'")
-    if not _is_number(header[4]):
-        raise DataError(f"{path}: 'Frame Time:' must be a number of seconds, got {header[4]!r}")
+    if not _is_number(header[4]) or not float(header[4]) > 0:
+        raise DataError(
+            f"{path}: 'Frame Time:' must be a positive number of seconds, got {header[4]!r}"
+        )
     frames = _frames(path, tokens[motion_at + 6 :], count, len(channels))
-    return Motion(channels, frames, float(header[4]))
+    return Motion(channels, frames, float(header[4]), joints[0])

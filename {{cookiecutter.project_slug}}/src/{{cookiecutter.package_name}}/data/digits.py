@@ -4,6 +4,7 @@ from sklearn.model_selection import train_test_split
 from torch.utils.data import Dataset, TensorDataset
 
 from .base import DataModule
+from .images import DIGIT_CLASSES, DIGIT_SHAPE, DigitsPreprocessing
 
 
 class DigitsDataModule(DataModule):
@@ -26,26 +27,27 @@ class DigitsDataModule(DataModule):
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
         self.split_seed = split_seed
+        self.test_indices: list[int] = []
 
     @property
     def input_shape(self) -> tuple[int, ...]:
-        return (1, 8, 8)
+        return DIGIT_SHAPE
 
     @property
     def num_outputs(self) -> int:
-        return 10
+        return len(DIGIT_CLASSES)
 
     @property
     def class_names(self) -> list[str]:
-        return [str(digit) for digit in range(10)]
-
-    def preprocess(self, raw: torch.Tensor) -> torch.Tensor:
-        """Pixel values 0..16 (as scikit-learn stores them) -> [-1, 1]."""
-        return (raw / 16.0 - 0.5) / 0.5
+        return DIGIT_CLASSES
 
     def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:
+        self.preprocessing = DigitsPreprocessing()
         digits = load_digits()
-        images = self.preprocess(torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1))
+        with torch.no_grad():
+            images = self.preprocessing.encode()(
+                torch.tensor(digits.images, dtype=torch.float32).unsqueeze(1)
+            )
         labels = torch.tensor(digits.target, dtype=torch.long)
         indices = list(range(len(labels)))
         held_out = self.val_fraction + self.test_fraction
@@ -58,4 +60,9 @@ class DigitsDataModule(DataModule):
             stratify=labels[rest],
             random_state=self.split_seed,
         )
+        self.test_indices = test
         return tuple(TensorDataset(images[i], labels[i]) for i in (train, val, test))
+
+    def test_keys(self) -> tuple[list[str], list[int]]:
+        self.splits  # noqa: B018 - the split decides the test examples
+        return ["digits"] * len(self.test_indices), list(self.test_indices)

@@ -4,32 +4,32 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from torch import nn
 from torch.utils.data import Dataset
 
 from ..utils.errors import ConfigError, DataError
 from .base import DataModule
-from .images import augment, normalise
+from .images import IMAGE_SUFFIXES, ImagePreprocessing, augment, load_image
 
-SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp"}
-# Pixels are scaled to [-1, 1], as for the digits.
-MEAN, STD = 0.5, 0.5
+# The mean and deviation of each channel are estimated from at most this many training
+# images: enough for two decimals, and quick to read before training starts.
+STATISTICS_SAMPLE = 256
 
 
 class ImageFileDataset(Dataset):
-    """Images read, resized and normalised one at a time, so a folder need not fit in memory."""
+    """Images read, resized and encoded one at a time, so a folder need not fit in memory."""
 
     def __init__(
         self,
         files: list[tuple[Path, int]],
-        size: tuple[int, int],
-        mode: str,
+        preprocessing: ImagePreprocessing,
         crop_padding: int = 0,
         flip: bool = False,
     ) -> None:
         self.files = files
-        self.size = size
-        self.mode = mode
+        self.size = preprocessing.size
+        self.mode = preprocessing.mode
+        self.encode: nn.Module = preprocessing.encode()
         self.crop_padding = crop_padding
         self.flip = flip
 
@@ -38,21 +38,34 @@ class ImageFileDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         path, label = self.files[index]
-        with Image.open(path) as image:
-            resized = image.convert(self.mode).resize(self.size[::-1])
-        pixels = torch.from_numpy(np.asarray(resized, dtype=np.uint8).copy())
-        pixels = pixels.reshape(*self.size, -1).permute(2, 0, 1).float()
+        pixels = load_image(path, self.size, self.mode, str(path)).float()
         pixels = augment(pixels, self.crop_padding, self.flip)
-        channels = len(self.mode)
-        return normalise(pixels, (MEAN,) * channels, (STD,) * channels), torch.tensor(label)
+        return self.encode(pixels), torch.tensor(label)
+
+
+def channel_statistics(
+    files: list[Path], size: tuple[int, int], mode: str
+) -> tuple[list[float], list[float]]:
+    """Mean and standard deviation of each channel of ``pixels / 255`` over ``files``."""
+    total = torch.zeros(len(mode), dtype=torch.float64)
+    squares = torch.zeros(len(mode), dtype=torch.float64)
+    for path in files:
+        pixels = load_image(path, size, mode, str(path)).double() / 255
+        total += pixels.sum((1, 2))
+        squares += pixels.square().sum((1, 2))
+    count = len(files) * size[0] * size[1]
+    mean = total / count
+    # A channel of one colour throughout would divide by zero: one grey level at least.
+    std = (squares / count - mean.square()).clamp_min(0).sqrt().clamp_min(1 / 255)
+    return mean.tolist(), std.tolist()
 
 
 class ImageFolderDataModule(DataModule):
     """``path/<class name>/<image>``: class names are the subfolder names, sorted.
 
     Images are resized to ``image_size`` (``[height, width]`` or one number for squares),
-    in colour (``channels: 3``) or grey (``channels: 1``); the split is random, fixed by
-    ``split_seed``.
+    in colour (``channels: 3``) or grey (``channels: 1``), and standardised per channel with
+    the training images' mean and deviation; the split is random, fixed by ``split_seed``.
     """
 
     task = "classification"
@@ -92,14 +105,15 @@ class ImageFolderDataModule(DataModule):
             (file, label)
             for label, folder in enumerate(self.classes)
             for file in sorted((self.path / folder).iterdir())
-            if file.suffix.lower() in SUFFIXES
+            if file.suffix.lower() in IMAGE_SUFFIXES
         ]
+        self.test_files: list[Path] = []
 
     def find_classes(self) -> list[str]:
         names = sorted(
             folder.name
             for folder in self.path.iterdir()
-            if folder.is_dir() and any(f.suffix.lower() in SUFFIXES for f in folder.iterdir())
+            if folder.is_dir() and any(f.suffix.lower() in IMAGE_SUFFIXES for f in folder.iterdir())
         )
         if len(names) < 2:
             raise DataError(
@@ -119,20 +133,36 @@ class ImageFolderDataModule(DataModule):
     def num_outputs(self) -> int:
         return len(self.class_names)
 
-    def preprocess(self, raw: torch.Tensor) -> torch.Tensor:
-        return normalise(raw, (MEAN,) * len(self.mode), (STD,) * len(self.mode))
-
     def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:
-        order = np.random.default_rng(self.split_seed).permutation(len(self.files))
+        rng = np.random.default_rng(self.split_seed)
+        order = rng.permutation(len(self.files))
         n_val = max(1, round(len(order) * self.val_fraction))
         n_test = max(1, round(len(order) * self.test_fraction))
         if len(order) - n_val - n_test < 1:
             raise DataError(f"{self.path} has too few images ({len(order)}) to split in three")
         val, test, train = np.split(order, [n_val, n_val + n_test])
+        sample = rng.permutation(train)[:STATISTICS_SAMPLE]
+        mean, std = channel_statistics([self.files[i][0] for i in sample], self.size, self.mode)
+        preprocessing = ImagePreprocessing(
+            size=list(self.size),
+            mode=self.mode,
+            mean=mean,
+            std=std,
+            classes=list(self.classes),
+            root=str(self.path.resolve()),
+        )
+        self.preprocessing = preprocessing
+        self.test_files = [self.files[i][0] for i in test]
 
         def dataset(part: np.ndarray, **augmentation) -> ImageFileDataset:
             files = [self.files[i] for i in part]
-            return ImageFileDataset(files, self.size, self.mode, **augmentation)
+            return ImageFileDataset(files, preprocessing, **augmentation)
 
         augmentation = {"crop_padding": self.crop_padding, "flip": self.flip}
         return dataset(train, **augmentation), dataset(val), dataset(test)
+
+    def test_keys(self) -> tuple[list[str], list[int]]:
+        """Each test image's path under ``data.path`` (``cat/003.png``), as ``read`` keys it."""
+        self.splits  # noqa: B018 - the split decides the test examples
+        sources = [file.relative_to(self.path).as_posix() for file in self.test_files]
+        return sources, [0] * len(sources)

@@ -1,22 +1,154 @@
-"""Image tensors for training: scaling, normalisation and standard augmentations.
+"""Images, from files or arrays to model inputs: one reader and one preprocessing shared by
+training, ``predict.py``, ``serve.py`` and ``export.py``.
 
-Written with plain torch ops because torchvision is an optional extra; these few lines
-are all the digit and CIFAR recipes need.
+Written with Pillow and plain torch ops because torchvision is an optional extra; these
+few lines are all the MNIST, CIFAR and image-folder recipes need.
 """
 
+import base64
+import binascii
+import io
 from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO
 
+import numpy as np
 import torch
 import torch.nn.functional as F
+from PIL import Image
+from torch import nn
 from torch.utils.data import Dataset
 
+from ..utils.errors import DataError
+from .preprocessing import Affine, Examples, Preprocessing, as_tensor, load_array, read_array
 
-def normalise(raw: torch.Tensor, mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
-    """Pixels 0..255, ``(..., C, H, W)`` -> floats with the given per-channel mean and std."""
-    shape = (-1, 1, 1)
-    mean_ = torch.tensor(mean, dtype=torch.float32).view(shape)
-    std_ = torch.tensor(std, dtype=torch.float32).view(shape)
-    return (raw.float() / 255.0 - mean_) / std_
+# The image formats an image folder holds and predict.py reads (all through Pillow).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp")
+ARRAY_SUFFIXES = (".npy", ".pt")
+
+
+def load_image(source: Path | BinaryIO, size: Sequence[int], mode: str, name: str) -> torch.Tensor:
+    """uint8 pixels ``(C, H, W)`` of an image file: converted to ``mode`` ("L" grey, "RGB")
+    and resized to ``size`` ([height, width]) with a bicubic filter, named so that another
+    Pillow's default cannot change it; training and prediction both read this way."""
+    try:
+        with Image.open(source) as image:
+            resized = image.convert(mode).resize(
+                (int(size[1]), int(size[0])), Image.Resampling.BICUBIC
+            )
+    except (OSError, ValueError, Image.DecompressionBombError) as error:
+        reason = (str(error).strip() or type(error).__name__).splitlines()[0]
+        raise DataError(f"{name} is not an image Pillow can read ({reason})") from None
+    pixels = torch.from_numpy(np.asarray(resized, dtype=np.uint8).copy())
+    return pixels.reshape(int(size[0]), int(size[1]), -1).permute(2, 0, 1)
+
+
+def pixel_examples(values: Any, shape: Sequence[int], what: str) -> torch.Tensor:
+    """float32 examples ``(N, C, H, W)`` of pixel values 0..255 from an array or nested lists
+    ``(N, C, H, W)``, ``(N, H, W, C)`` (as numpy and Pillow store images) or, for one
+    channel, ``(N, H, W)``; one example may leave out ``N``."""
+    try:
+        raw = torch.as_tensor(values, dtype=torch.float32)
+    except (TypeError, ValueError, RuntimeError) as error:
+        reason = str(error).splitlines()[0]
+        raise DataError(f"{what} is not an array of numbers ({reason})") from None
+    channels, height, width = shape
+    if raw.dim() in (3, 4) and tuple(raw.shape[-3:]) == (height, width, channels) != tuple(shape):
+        raw = raw.movedim(-1, -3)
+    elif channels == 1 and raw.dim() in (2, 3) and tuple(raw.shape[-2:]) == (height, width):
+        raw = raw.unsqueeze(-3)
+    raw = as_tensor(raw, shape, what)
+    if raw.numel() and not (torch.isfinite(raw).all() and raw.min() >= 0 and raw.max() <= 255):
+        raise DataError(
+            f"{what} has pixel values from {raw.min():g} to {raw.max():g}; give values 0..255, "
+            "as image files store them"
+        )
+    if raw.numel() and raw.max() <= 1 and (raw != raw.round()).any():
+        raise DataError(
+            f"{what} has pixel values between 0 and 1; give values 0..255 (multiply by 255)"
+        )
+    return raw
+
+
+def decode_base64(text: str, what: str) -> bytes:
+    """The bytes of a base64 string, or of a ``data:image/...;base64,`` URL as browsers give."""
+    if text.startswith("data:") and "," in text:
+        text = text.split(",", 1)[1]
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise DataError(f"{what} is not base64 of an image file ({error})") from None
+
+
+@dataclass
+class ImagePreprocessing(Preprocessing):
+    """Pixels 0..255 -> ``(pixels / 255 - mean) / std`` per channel.
+
+    Reads image files (resized to ``size`` in ``mode``, as training reads them) and pixel
+    arrays. Files under ``root``, the folder the model was trained from, are keyed by their
+    path under it (``cat/003.png``), as the run's test predictions are; others by file name.
+    """
+
+    suffixes = (*IMAGE_SUFFIXES, *ARRAY_SUFFIXES)
+    # An image file's examples are counted 0; an array's by its first dimension.
+    index_name = "index"
+
+    size: list[int]  # [height, width]
+    mode: str  # Pillow's "L" (grey) or "RGB"
+    mean: list[float]  # per channel, of pixels / 255
+    std: list[float]
+    classes: list[str]
+    root: str | None = None
+    task: str = "classification"
+
+    @property
+    def raw_shape(self) -> tuple[int, ...]:
+        return (len(self.mode), *self.size)
+
+    @property
+    def output_names(self) -> list[str]:
+        return list(self.classes)
+
+    def source_of(self, path: Path) -> str:
+        if self.root is not None and path.resolve().is_relative_to(self.root):
+            return path.resolve().relative_to(self.root).as_posix()
+        return path.name
+
+    def read(self, path: Path) -> Examples:
+        suffix = path.suffix.lower()
+        if suffix in IMAGE_SUFFIXES:
+            raw = load_image(path, self.size, self.mode, str(path)).float().unsqueeze(0)
+            return Examples([self.source_of(path)], [0], raw)
+        if suffix in ARRAY_SUFFIXES:
+            raw = pixel_examples(load_array(path), self.raw_shape, str(path))
+            return Examples([path.name] * len(raw), list(range(len(raw))), raw)
+        raise DataError(
+            f"{path}: cannot read {suffix or 'extension-less'} files; give an image "
+            f"({', '.join(IMAGE_SUFFIXES)}) or pixel values 0..255 in .npy or .pt"
+        )
+
+    def from_json(self, inputs: list[Any]) -> Examples:
+        """Each input is the base64 of an image file, or pixels ``(C, H, W)`` 0..255."""
+        examples = []
+        for number, item in enumerate(inputs):
+            what = f"inputs[{number}]"
+            if isinstance(item, str):
+                data = io.BytesIO(decode_base64(item, what))
+                examples.append(load_image(data, self.size, self.mode, what).float().unsqueeze(0))
+                continue
+            raw = pixel_examples(item, self.raw_shape, what)
+            if len(raw) != 1:
+                raise DataError(f"{what} holds {len(raw)} images; give one image per input")
+            examples.append(raw)
+        raw = torch.cat(examples) if examples else torch.zeros(0, *self.raw_shape)
+        return Examples(["request"] * len(raw), list(range(len(raw))), raw)
+
+    def encode(self) -> nn.Module:
+        # One multiply-add per channel, shaped (C, 1, 1) to broadcast over the pixels.
+        scale = [[[1 / (255 * std)]] for std in self.std]
+        shift = [[[-mean / std]] for mean, std in zip(self.mean, self.std, strict=True)]
+        return Affine(scale, shift)
 
 
 def augment(image: torch.Tensor, crop_padding: int, flip: bool) -> torch.Tensor:
@@ -33,21 +165,19 @@ def augment(image: torch.Tensor, crop_padding: int, flip: bool) -> torch.Tensor:
 
 class ImageDataset(Dataset):
     """``(image, label)`` pairs from uint8 images ``(N, C, H, W)``, kept as bytes in memory
-    and normalised (and augmented, for training) one at a time."""
+    and encoded (and augmented, for training) one at a time."""
 
     def __init__(
         self,
         images: torch.Tensor,
         labels: torch.Tensor,
-        mean: Sequence[float],
-        std: Sequence[float],
+        encode: nn.Module,
         crop_padding: int = 0,
         flip: bool = False,
     ) -> None:
         self.images = images
         self.labels = labels
-        self.mean = mean
-        self.std = std
+        self.encode = encode
         self.crop_padding = crop_padding
         self.flip = flip
 
@@ -56,4 +186,36 @@ class ImageDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         image = augment(self.images[index].float(), self.crop_padding, self.flip)
-        return normalise(image, self.mean, self.std), self.labels[index]
+        return self.encode(image), self.labels[index]
+
+
+DIGIT_SHAPE = (1, 8, 8)
+DIGIT_CLASSES = [str(digit) for digit in range(10)]
+
+
+@dataclass
+class DigitsPreprocessing(Preprocessing):
+    """Pixel values 0..16, as scikit-learn stores them, -> [-1, 1]; nothing to fit."""
+
+    suffixes = (".npy", ".pt", ".csv")
+
+    task: str = "classification"
+
+    @property
+    def raw_shape(self) -> tuple[int, ...]:
+        return DIGIT_SHAPE
+
+    @property
+    def output_names(self) -> list[str]:
+        return DIGIT_CLASSES
+
+    def read(self, path: Path) -> Examples:
+        raw = read_array(path, DIGIT_SHAPE)
+        return Examples([path.name] * len(raw), list(range(len(raw))), raw)
+
+    def from_json(self, inputs: list[Any]) -> Examples:
+        raw = as_tensor(inputs, DIGIT_SHAPE, "inputs")
+        return Examples(["request"] * len(raw), list(range(len(raw))), raw)
+
+    def encode(self) -> nn.Module:
+        return Affine(1 / 8, -1.0)

@@ -5,27 +5,9 @@ from pathlib import Path
 import numpy as np
 
 from ..utils.errors import ConfigError, DataError
-from .bvh import read_bvh
-from .files import read_npy
-from .tables import check_columns, read_csv
+from .recordings import SUFFIXES, Recording, read_recording
+from .tables import check_columns
 from .windows import Series, SeriesDataModule
-
-SUFFIXES = (".csv", ".npy", ".bvh")
-
-
-def read_columns(path: Path) -> dict[str, np.ndarray]:
-    """Every column of a recording by name; NPY columns are named by their index."""
-    suffix = path.suffix.lower()
-    if suffix == ".csv":
-        return read_csv(path)
-    if suffix == ".npy":
-        array = read_npy(path)
-        if array.ndim not in (1, 2):
-            raise DataError(f"{path} holds a {array.ndim}-D array; a series is (T, F) or (T,)")
-        array = array.reshape(len(array), -1)
-        return {str(i): array[:, i] for i in range(array.shape[1])}
-    motion = read_bvh(path)
-    return dict(zip(motion.channels, motion.frames.T, strict=True))
 
 
 class SequenceDataModule(SeriesDataModule):
@@ -55,6 +37,7 @@ class SequenceDataModule(SeriesDataModule):
         self.channels = None if channels is None else [str(c) for c in channels]
         self.label_column = None if label_column is None else str(label_column)
         self.channel_names: list[str] = []
+        self.roots: set[str | None] = set()
 
     @property
     def task(self) -> str:
@@ -72,7 +55,8 @@ class SequenceDataModule(SeriesDataModule):
     def load_series(self) -> list[Series]:
         series = []
         for path in self.files():
-            columns = read_columns(path)
+            recording = read_recording(path)
+            columns = recording.columns
             names = self.channels or [name for name in columns if name != self.label_column]
             if series and names != self.channel_names:
                 raise DataError(
@@ -80,11 +64,29 @@ class SequenceDataModule(SeriesDataModule):
                     f"{self.channel_names}; choose common ones with data.channels=[...]"
                 )
             self.channel_names = names
-            series.append(self.to_series(path, columns, names))
+            self.roots.add(recording.root)
+            series.append(self.to_series(path, recording, names))
         return series
 
-    def to_series(self, path: Path, columns: dict[str, np.ndarray], names: list[str]) -> Series:
+    @property
+    def column_names(self) -> list[str]:
+        self.series  # noqa: B018 - reading the files names the columns
+        return self.channel_names
+
+    @property
+    def root_columns(self) -> list[str]:
+        """The BVH ROOT joint's channels among the columns (none in CSV or NPY): where the
+        body is in the room and which way it faces."""
+        self.series  # noqa: B018 - the files name their root
+        return [
+            name
+            for name in self.channel_names
+            if any(root and name.startswith(f"{root}_") for root in self.roots)
+        ]
+
+    def to_series(self, path: Path, recording: Recording, names: list[str]) -> Series:
         wanted = [*names, *([self.label_column] if self.label_column else [])]
+        columns = recording.columns
         check_columns(
             path,
             columns,
@@ -94,4 +96,4 @@ class SequenceDataModule(SeriesDataModule):
         )
         values = np.stack([columns[name] for name in names], axis=1).astype(np.float32)
         labels = columns[self.label_column] if self.label_column else None
-        return Series(str(path), values, labels)
+        return Series(str(path), values, labels, path.name, sampling_rate=recording.sampling_rate)

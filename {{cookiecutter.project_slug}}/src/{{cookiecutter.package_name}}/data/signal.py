@@ -1,4 +1,4 @@
-"""Signal processing for multichannel series ``(T, F)``: gaps, low-pass, windows."""
+"""Signal processing for multichannel series ``(T, F)``: angles, gaps, low-pass, windows."""
 
 import numpy as np
 import torch
@@ -24,7 +24,19 @@ def interpolate_gaps(values: np.ndarray, name: str = "series") -> np.ndarray:
     return filled
 
 
-def lowpass(values: np.ndarray, cutoff: float, order: int, sampling_rate: float) -> np.ndarray:
+def unwrap_angles(column: np.ndarray, period: float) -> np.ndarray:
+    """Angles that wrap (at +-180 degrees) made continuous, as ``np.unwrap`` does: a step of
+    more than half a period is taken as a wrap. Missing values stay missing; the observed
+    ones are unwrapped across the gap, so interpolation afterwards never crosses a wrap."""
+    unwrapped = column.astype(np.float64, copy=True)
+    seen = ~np.isnan(unwrapped)
+    unwrapped[seen] = np.unwrap(unwrapped[seen], period=period)
+    return unwrapped
+
+
+def lowpass(
+    values: np.ndarray, cutoff: float, order: int, sampling_rate: float, name: str = "series"
+) -> np.ndarray:
     """Zero-phase Butterworth low-pass: filtered forwards and backwards, so no delay."""
     if not 0 < cutoff < sampling_rate / 2:
         raise ConfigError(
@@ -32,7 +44,13 @@ def lowpass(values: np.ndarray, cutoff: float, order: int, sampling_rate: float)
             f"({sampling_rate / 2} Hz); set data.cutoff or data.sampling_rate"
         )
     sos = butter(order, cutoff, btype="lowpass", fs=sampling_rate, output="sos")
-    return sosfiltfilt(sos, values, axis=0).astype(np.float32)
+    try:
+        return sosfiltfilt(sos, values, axis=0).astype(np.float32)
+    except ValueError:  # scipy needs a few times the filter's order in steps
+        raise DataError(
+            f"{name} has {len(values)} steps, too few for a low-pass of order {order}; "
+            "use a lower data.order or longer recordings"
+        ) from None
 
 
 def window_stride(length: int, overlap: int) -> int:

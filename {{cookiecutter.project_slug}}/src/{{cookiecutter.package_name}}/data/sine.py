@@ -55,5 +55,11 @@ class SineDataModule(SeriesDataModule):
                 start = rng.integers(0, self.num_steps - self.max_gap)
                 channel = rng.integers(0, self.num_channels)
                 values[start : start + rng.integers(1, self.max_gap + 1), channel] = np.nan
-            series.append(Series(f"sine-{index}", values.astype(np.float32)))
+            name = f"sine-{index}"
+            series.append(Series(name, values.astype(np.float32), source=name))
         return series
+
+    @property
+    def column_names(self) -> list[str]:
+        # As a .npy file of these series names its columns: predict.py reads one directly.
+        return [str(channel) for channel in range(self.num_channels)]

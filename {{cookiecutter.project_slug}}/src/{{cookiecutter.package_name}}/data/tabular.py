@@ -9,7 +9,15 @@ from torch.utils.data import Dataset, TensorDataset
 
 from ..utils.errors import ConfigError, DataError
 from .base import DataModule
-from .tables import check_columns, encode_labels, is_numeric, label_names, read_csv
+from .preprocessing import Affine
+from .tables import (
+    TablePreprocessing,
+    check_columns,
+    encode_labels,
+    is_numeric,
+    label_names,
+    read_csv,
+)
 
 TASKS = ("auto", "classification", "regression")
 
@@ -21,7 +29,7 @@ class CSVDataModule(DataModule):
     ``task: auto`` classifies when the target is text, or whole numbers with at most
     ``max_classes`` distinct values, and regresses otherwise. Features are standardised
     and missing ones filled with the mean, and regression targets standardised, all with
-    statistics of the training rows only.
+    statistics of the training rows only (``TablePreprocessing``).
     """
 
     def __init__(
@@ -51,8 +59,8 @@ class CSVDataModule(DataModule):
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
         self.split_seed = split_seed
-        self.mean: torch.Tensor | None = None
-        self.std: torch.Tensor | None = None
+        # The data rows (from 0) of each split, filled by build_splits.
+        self.rows: dict[str, list[int]] = {}
 
     @cached_property
     def columns(self) -> dict[str, np.ndarray]:
@@ -102,11 +110,26 @@ class CSVDataModule(DataModule):
     def class_names(self) -> list[str] | None:
         return label_names(self.target_values) if self.task == "classification" else None
 
-    def preprocess(self, raw: torch.Tensor) -> torch.Tensor:
-        """Missing features become the training mean, then every feature is standardised."""
-        if self.mean is None:
-            self.splits  # noqa: B018 - the statistics come from the training split
-        return (torch.where(raw.isnan(), self.mean, raw) - self.mean) / self.std
+    def fit_preprocessing(self, features: torch.Tensor, targets: torch.Tensor | None) -> None:
+        """Statistics of the training rows: ``features`` and, for regression, ``targets``."""
+        mean = features.nanmean(dim=0).nan_to_num(0.0)
+        centred = torch.where(features.isnan(), mean, features) - mean
+        std = centred.std(dim=0).nan_to_num(0.0)
+        target = {}
+        if targets is not None:
+            target = {
+                "target_mean": float(targets.mean()),
+                "target_std": float(targets.std().clamp_min(1e-8)),
+            }
+        self.preprocessing = TablePreprocessing(
+            task=self.task,
+            features=self.feature_names,
+            mean=mean.tolist(),
+            std=torch.where(std > 0, std, 1.0).tolist(),
+            target=self.target_name(self.columns),
+            classes=self.class_names,
+            **target,
+        )
 
     def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:
         features = torch.tensor(
@@ -121,16 +144,26 @@ class CSVDataModule(DataModule):
         val, test, train = (
             torch.from_numpy(part) for part in np.split(order, [n_val, n_val + n_test])
         )
-        self.mean = features[train].nanmean(dim=0).nan_to_num(0.0)
-        centred = torch.where(features[train].isnan(), self.mean, features[train]) - self.mean
-        std = centred.std(dim=0).nan_to_num(0.0)
-        self.std = torch.where(std > 0, std, 1.0)
-        inputs = self.preprocess(features)
+        self.rows = {"train": train.tolist(), "val": val.tolist(), "test": test.tolist()}
         if self.task == "classification":
+            self.fit_preprocessing(features[train], None)
             targets = torch.from_numpy(encode_labels(self.target_values, self.class_names))
         else:
             values = torch.tensor(self.target_values, dtype=torch.float32).unsqueeze(1)
             if values.isnan().any():
                 raise DataError(f"the target column of {self.path} has missing values")
-            targets = (values - values[train].mean()) / values[train].std().clamp_min(1e-8)
+            self.fit_preprocessing(features[train], values[train])
+        preprocessing = self.preprocessing
+        assert isinstance(preprocessing, TablePreprocessing)
+        with torch.no_grad():
+            inputs = preprocessing.encode()(features)
+            if self.task == "regression":
+                # The model learns standardised targets; decode() brings them back.
+                targets = Affine.standardise(preprocessing.target_mean, preprocessing.target_std)(
+                    values
+                )
         return tuple(TensorDataset(inputs[part], targets[part]) for part in (train, val, test))
+
+    def test_keys(self) -> tuple[list[str], list[int]]:
+        self.splits  # noqa: B018 - the split decides the test rows
+        return [self.path.name] * len(self.rows["test"]), list(self.rows["test"])

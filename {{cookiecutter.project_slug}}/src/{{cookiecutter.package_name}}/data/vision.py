@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 
 from ..utils.errors import DataError
 from .base import DataModule
-from .images import ImageDataset, normalise
+from .images import ImageDataset, ImagePreprocessing
 
 
 def read_idx(path: Path) -> torch.Tensor:
@@ -66,7 +66,9 @@ def download_first(urls: list[str], destination: Path, md5: str) -> None:
 class VisionDataModule(DataModule):
     """A standard image-classification dataset under ``data_dir``; the validation split is
     carved out of the official training set (fixed by ``split_seed``), the official test
-    set is the test split. ``crop_padding`` and ``flip`` augment training images only."""
+    set is the test split. ``crop_padding`` and ``flip`` augment training images only.
+    Pixels are standardised with the per-channel mean and deviation its authors publish
+    for the training set."""
 
     shape: ClassVar[tuple[int, int, int]]
     classes: ClassVar[list[str]]
@@ -90,6 +92,7 @@ class VisionDataModule(DataModule):
         self.split_seed = split_seed
         self.crop_padding = crop_padding
         self.flip = flip
+        self.test_size = 0
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -125,9 +128,6 @@ class VisionDataModule(DataModule):
                 )
             self.fetch()
 
-    def preprocess(self, raw: torch.Tensor) -> torch.Tensor:
-        return normalise(raw, self.mean, self.std)
-
     def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:
         self.prepare_data()
         images, labels = self.read(train=True)
@@ -137,12 +137,25 @@ class VisionDataModule(DataModule):
         n_val = max(1, round(len(labels) * self.val_fraction))
         val, train = order[:n_val], order[n_val:]
         test_images, test_labels = self.read(train=False)
-        stats = (self.mean, self.std)
-        return (
-            ImageDataset(images[train], labels[train], *stats, self.crop_padding, self.flip),
-            ImageDataset(images[val], labels[val], *stats),
-            ImageDataset(test_images, test_labels, *stats),
+        self.test_size = len(test_labels)
+        self.preprocessing = ImagePreprocessing(
+            size=list(self.shape[1:]),
+            mode="L" if self.shape[0] == 1 else "RGB",
+            mean=list(self.mean),
+            std=list(self.std),
+            classes=list(self.classes),
         )
+        encode = self.preprocessing.encode()
+        return (
+            ImageDataset(images[train], labels[train], encode, self.crop_padding, self.flip),
+            ImageDataset(images[val], labels[val], encode),
+            ImageDataset(test_images, test_labels, encode),
+        )
+
+    def test_keys(self) -> tuple[list[str], list[int]]:
+        """``("test", n)``: the n-th image of the official test set."""
+        self.splits  # noqa: B018 - reading the test set counts it
+        return ["test"] * self.test_size, list(range(self.test_size))
 
 
 class MNISTDataModule(VisionDataModule):

@@ -21,7 +21,10 @@ from ..utils.callbacks import (
     PointLatest,
     RandomStateCheckpoint,
     ResumedMetricHistory,
+    SavePreprocessing,
+    WriteTestPredictions,
 )
+from ..utils.channel_metrics import ChannelMetrics
 from ..utils.checkpoints import AtomicCheckpointIO
 from ..utils.config import to_container
 from ..utils.errors import ConfigError, UserError
@@ -141,6 +144,9 @@ def build_trainer(cfg: DictConfig, **overrides: Any) -> L.Trainer:
         InterruptCheckpoint(Path(cfg.paths.output_dir) / LAST_CHECKPOINT),
         PointLatest(cfg.paths.log_dir, cfg.task_name, Path(cfg.paths.output_dir)),
         ResumedMetricHistory(),
+        SavePreprocessing(Path(cfg.paths.output_dir)),
+        WriteTestPredictions(Path(cfg.paths.output_dir)),
+        ChannelMetrics(Path(cfg.paths.output_dir)),
     ]
     configured_plugins = trainer_cfg.get("plugins")
     plugins = [

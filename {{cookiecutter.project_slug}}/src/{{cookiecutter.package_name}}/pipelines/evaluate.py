@@ -18,6 +18,8 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
     from hydra.utils import instantiate
 
     from ..tasks import load_task
+    from ..utils.callbacks import WriteTestPredictions
+    from ..utils.channel_metrics import ChannelMetrics
     from ..utils.plot_callback import PlotCallback
     from .build import build_data
 
@@ -30,7 +32,11 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         cfg.trainer,
         logger=False,
         enable_model_summary=False,
-        callbacks=[PlotCallback(str(out_dir / "plots"))],
+        callbacks=[
+            PlotCallback(str(out_dir / "plots")),
+            WriteTestPredictions(out_dir),
+            ChannelMetrics(out_dir),
+        ],
     )
     results = trainer.test(task, datamodule=datamodule, verbose=False)
     metrics = {name: float(value) for name, value in results[0].items()}

@@ -1,8 +1,9 @@
-"""Run a past run's model on files: the path a deployed model takes, without a Trainer."""
+"""Run a past run's model on a user's files: the path a deployed model takes, without a
+Trainer and without the training data, through the ``Predictor`` that serve.py and
+export.py share."""
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -16,18 +17,21 @@ from ..utils.runs import checkpoint_of, point_latest
 if TYPE_CHECKING:  # torch is imported lazily: the CLI answers config errors without it
     import torch
 
-INPUT_SUFFIXES = (".npy", ".pt", ".csv")
 
-
-def input_files(spec: str) -> list[Path]:
+def input_files(spec: str, suffixes: tuple[str, ...]) -> list[Path]:
+    """The file given, or every file of a readable format in the folder and its subfolders."""
     path = Path(spec)
     if path.is_file():
         return [path]
     if path.is_dir():
-        files = sorted(p for p in path.iterdir() if p.suffix.lower() in INPUT_SUFFIXES)
+        files = sorted(
+            p
+            for p in path.rglob("*")
+            if p.is_file() and p.suffix.lower() in suffixes and not p.name.startswith(".")
+        )
         if files:
             return files
-        raise DataError(f"input={spec} holds no {', '.join(INPUT_SUFFIXES)} files")
+        raise DataError(f"input={spec} holds no {', '.join(suffixes)} files")
     raise DataError(f"input={spec} does not exist; give a file or a folder of files")
 
 
@@ -43,43 +47,36 @@ def pick_device(name: str) -> torch.device:
 
 def predict(cfg: DictConfig) -> Path:
     checkpoint = checkpoint_of(cfg.paths.log_dir, cfg.runs_of, cfg.run, cfg.ckpt_path)
-    files = input_files(cfg.input)
+    if not Path(cfg.input).exists():
+        raise DataError(f"input={cfg.input} does not exist; give a file or a folder of files")
 
     silence_known_warnings()
     import numpy as np
     import torch
 
-    from ..tasks import load_task
-    from .build import build_data
+    from .inference import Predictor, write_predictions
 
     device = pick_device(cfg.device)
-    task = load_task(checkpoint, map_location=device).eval()
-    datamodule = build_data(task.hparams.data)
-    class_names = task.hparams.class_names
-    rows, outputs = [], []
-    with torch.inference_mode():
-        for file in files:
-            inputs = datamodule.load_inputs(file)
-            for start in range(0, len(inputs), cfg.batch_size):
-                batch = inputs[start : start + cfg.batch_size].to(device)
-                predicted = task.predict_step(batch, 0).float().cpu()
-                outputs.append(predicted)
-                for offset, values in enumerate(predicted.tolist()):
-                    label = [class_names[int(np.argmax(values))]] if class_names else []
-                    rows.append([file.name, start + offset, *label, *values])
+    predictor = Predictor.load(checkpoint, device)
+    preprocessing = predictor.preprocessing
+    # Every file is read before anything is written: a bad one leaves no half a table.
+    examples = [preprocessing.read(file) for file in input_files(cfg.input, preprocessing.suffixes)]
+    outputs = [predictor(part.raw, cfg.batch_size) for part in examples]
+    values = torch.cat(outputs) if outputs else torch.zeros(0, len(predictor.names))
 
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     table = Path(cfg.output) if cfg.get("output") else out_dir / "predictions.csv"
-    table.parent.mkdir(parents=True, exist_ok=True)
-    values = class_names or [f"output_{i}" for i in range(outputs[0].shape[-1])]
-    with table.open("w", newline="") as file:
-        writer = csv.writer(file)
-        writer.writerow(["source", "index", *(["predicted"] if class_names else []), *values])
-        writer.writerows(rows)
-    np.save(table.with_suffix(".npy"), torch.cat(outputs).numpy())
+    write_predictions(
+        table,
+        preprocessing,
+        [source for part in examples for source in part.sources],
+        [index for part in examples for index in part.indices],
+        values,
+    )
+    np.save(table.with_suffix(".npy"), values.numpy())
     point_latest(cfg.paths.log_dir, cfg.task_name, out_dir)
     console.print(
-        f"[bold]{len(rows)} predictions[/bold] from {checkpoint} on {device}: {table}",
+        f"[bold]{len(values)} predictions[/bold] from {checkpoint} on {device}: {table}",
         soft_wrap=True,
     )
     return table

@@ -68,7 +68,7 @@ def check_resumable(cfg: DictConfig, checkpoint: Path) -> None:
             f"{checkpoint} does not exist: the run stopped before its first checkpoint; "
             "start a new run instead"
         )
-    from ..utils.checkpoints import read_checkpoint
+    from ..utils.checkpoint_reader import read_checkpoint
 
     saved_model = read_checkpoint(checkpoint)["hyper_parameters"]["model"]
     if saved_model != to_container(cfg.model):

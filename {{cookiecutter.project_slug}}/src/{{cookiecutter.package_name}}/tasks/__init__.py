@@ -8,8 +8,7 @@ from pathlib import Path
 
 import torch
 
-from ..utils.checkpoints import read_checkpoint
-from ..utils.errors import CheckpointError
+from ..utils.checkpoint_reader import read_checkpoint, weights_error
 from .base import TASK_KIND, Task
 from .classification import ClassificationTask
 from .regression import RegressionTask
@@ -31,8 +30,5 @@ def load_task(checkpoint_path: str | Path, map_location: str | torch.device = "c
     try:
         task.load_state_dict(checkpoint["state_dict"])
     except RuntimeError as error:
-        raise CheckpointError(
-            f"the weights in {checkpoint_path} do not fit the model its config describes "
-            f"({hparams['model'].get('_target_')}): {str(error).splitlines()[0]}"
-        ) from error
+        raise weights_error(checkpoint_path, hparams, error) from error
     return task.to(map_location)

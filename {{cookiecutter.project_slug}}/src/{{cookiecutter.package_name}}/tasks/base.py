@@ -10,6 +10,7 @@ from matplotlib.figure import Figure
 from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
 
+from ..data.preprocessing import CHECKPOINT_KEY as PREPROCESSING
 from ..utils.errors import ConfigError, NonFiniteLossError
 from .schedulers import plan_changes
 
@@ -91,6 +92,10 @@ class Task(L.LightningModule):
         # Some data choose their task from their config (a label column or not), so the
         # checkpoint itself says which task rebuilds it.
         checkpoint[TASK_KIND] = self.kind
+        # The fitted preprocessing, as plain values: the checkpoint alone serves raw inputs.
+        datamodule = self.trainer.datamodule if self._trainer is not None else None
+        if datamodule is not None and datamodule.preprocessing is not None:
+            checkpoint[PREPROCESSING] = datamodule.preprocessing.to_dict()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -210,8 +215,10 @@ class Task(L.LightningModule):
     def validation_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self.step(batch, "val")[0]
 
-    def test_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
-        return self.step(batch, "test")[0]
+    def test_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
+        # The outputs are for callbacks: TestPredictions writes them to test_predictions.csv.
+        loss, outputs = self.step(batch, "test")
+        return {"loss": loss, "outputs": outputs.detach()}
 
     def predict_step(self, batch: Any, batch_idx: int) -> torch.Tensor:
         inputs = batch[0] if isinstance(batch, list | tuple) else batch

@@ -49,7 +49,9 @@ class ClassificationTask(Task):
         self.confusion.reset()
         self.test_samples = None
 
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def test_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> dict[str, torch.Tensor]:
         loss, outputs = self.step(batch, "test")
         inputs, targets = batch
         predicted = outputs.argmax(dim=-1)
@@ -60,7 +62,7 @@ class ClassificationTask(Task):
                 predicted[:SAMPLES].cpu(),
                 targets[:SAMPLES].cpu(),
             )
-        return loss
+        return {"loss": loss, "outputs": outputs.detach()}
 
     def on_test_epoch_end(self) -> None:
         # compute() gathers across processes, so every process calls it here; only the
@@ -74,8 +76,16 @@ class ClassificationTask(Task):
             figures["confusion_matrix"] = plots.confusion_matrix(self.test_confusion.numpy(), names)
         if self.test_samples is not None:
             inputs, predicted, targets = self.test_samples
+            # Series data names its channels and knows its sampling rate; other data does not.
+            datamodule = self.trainer.datamodule if self._trainer else None
+            preprocessing = getattr(datamodule, "preprocessing", None)
             figures["test_samples"] = plots.sample_predictions(
-                inputs.numpy(), predicted.tolist(), targets.tolist(), names
+                inputs.numpy(),
+                predicted.tolist(),
+                targets.tolist(),
+                names,
+                channel_names=getattr(preprocessing, "channels", None),
+                seconds_per_step=getattr(preprocessing, "seconds_per_step", None),
             )
         return figures
 

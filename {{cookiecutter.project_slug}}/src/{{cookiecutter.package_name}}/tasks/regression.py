@@ -3,19 +3,30 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from matplotlib.figure import Figure
+from torch import nn
 from torchmetrics import MeanAbsoluteError, MetricCollection, R2Score
 
 from .base import Task
 
-# The plot shows this many test steps and at most this many scatter points.
-PLOTTED_STEPS = 200
+# A series plot shows this many test windows; scatter plots at most this many points.
+PLOTTED_SAMPLES = 3
 SCATTER_POINTS = 5000
 PLOTTED_CHANNELS = 3
 
 
+def without_state(module: nn.Module) -> nn.Module:
+    """``module`` with its buffers left out of ``state_dict``: it still moves with the task
+    to the device, and checkpoints hold the model's weights only, so they load strictly."""
+    for part in module.modules():
+        for name, buffer in list(part.named_buffers(recurse=False)):
+            part.register_buffer(name, buffer, persistent=False)
+    return module
+
+
 class RegressionTask(Task):
-    """Mean squared error on real-valued outputs (e.g. the next step of a series);
-    MAE and R² (averaged over outputs), and a prediction-vs-target plot of the test set."""
+    """Mean squared error on standardised outputs (e.g. the next step of a series); MAE and
+    R² (averaged over outputs) in the target's own units, and a prediction-vs-target plot
+    of the test set."""
 
     kind = "regression"
 
@@ -23,6 +34,24 @@ class RegressionTask(Task):
         super().__init__(**hparams)
         self.test_outputs: list[torch.Tensor] = []
         self.test_targets: list[torch.Tensor] = []
+        self.test_inputs: list[torch.Tensor] = []  # a few series windows, for the plot
+        # Seconds between a series' steps, when the data knows its sampling rate, and how
+        # many steps after a window's last its target lies.
+        self.seconds_per_step: float | None = None
+        self.horizon = 1
+        # Standardised values -> the target's units; the data's fitted decode() (see setup).
+        self.to_units: nn.Module = nn.Identity()
+        self.output_names = [f"output {i}" for i in range(self.hparams.num_outputs)]
+
+    def setup(self, stage: str) -> None:
+        datamodule = self.trainer.datamodule
+        # A DataModule of your own may set no preprocessing: its metrics stay as it scales.
+        preprocessing = datamodule.preprocessing if datamodule is not None else None
+        if preprocessing is not None:
+            self.to_units = without_state(preprocessing.decode())
+            self.output_names = preprocessing.output_names
+            self.seconds_per_step = getattr(preprocessing, "seconds_per_step", None)
+            self.horizon = getattr(preprocessing, "horizon", 1)
 
     def build_metrics(self) -> MetricCollection:
         # R2Score infers the outputs (torchmetrics >= 1.5) and averages their scores.
@@ -31,37 +60,98 @@ class RegressionTask(Task):
     def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         return F.mse_loss(outputs, targets)
 
+    def record(
+        self, stage: str, loss: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor
+    ) -> None:
+        # The loss stays standardised (every output weighs alike); the metrics are in units.
+        super().record(stage, loss, self.to_units(outputs.detach()), self.to_units(targets))
+
     def on_test_epoch_start(self) -> None:
         self.test_outputs.clear()
         self.test_targets.clear()
+        self.test_inputs.clear()
 
-    def test_step(self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int) -> torch.Tensor:
+    def test_step(
+        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
+    ) -> dict[str, torch.Tensor]:
         loss, outputs = self.step(batch, "test")
-        self.test_outputs.append(outputs.detach().float().cpu())
-        self.test_targets.append(batch[1].detach().float().cpu())
-        return loss
+        self.test_outputs.append(self.to_units(outputs.detach()).float().cpu())
+        self.test_targets.append(self.to_units(batch[1]).float().cpu())
+        if not self.test_inputs and batch[0].dim() == 3:
+            # Forecast windows hold the channels they forecast, so decode() gives their units.
+            self.test_inputs.append(self.to_units(batch[0][:PLOTTED_SAMPLES]).float().cpu())
+        return {"loss": loss, "outputs": outputs.detach()}
 
     def test_figures(self) -> dict[str, Figure]:
         if not self.test_outputs:
             return {}
         outputs, targets = torch.cat(self.test_outputs), torch.cat(self.test_targets)
-        figure = Figure(figsize=(11, 4), layout="constrained")
-        over_time, scatter = figure.subplots(1, 2, width_ratios=[2, 1])
-        shown = min(len(outputs), PLOTTED_STEPS)
-        for channel in range(min(outputs.shape[1], PLOTTED_CHANNELS)):
-            (line,) = over_time.plot(targets[:shown, channel], label=f"target {channel}")
-            over_time.plot(
-                outputs[:shown, channel],
-                "--",
-                color=line.get_color(),
-                label=f"prediction {channel}",
-            )
-        over_time.set(title="test windows in order", xlabel="window", ylabel="value")
-        over_time.legend(fontsize="small", ncols=2)
-        every = max(1, targets.numel() // SCATTER_POINTS)
-        flat_targets, flat_outputs = targets.flatten()[::every], outputs.flatten()[::every]
-        scatter.scatter(flat_targets, flat_outputs, s=4, alpha=0.4)
-        low, high = float(flat_targets.min()), float(flat_targets.max())
-        scatter.plot([low, high], [low, high], color="black", linewidth=1)
-        scatter.set(title="prediction vs target", xlabel="target", ylabel="prediction")
+        # A table's rows are unrelated examples; a series' windows follow each other in time.
+        if not self.test_inputs:
+            return {"predictions": table_figure(outputs, targets, self.output_names)}
+        figure = series_figure(
+            outputs,
+            targets,
+            self.test_inputs[0],
+            self.output_names,
+            self.seconds_per_step,
+            self.horizon,
+        )
         return {"predictions": figure}
+
+
+def table_figure(outputs: torch.Tensor, targets: torch.Tensor, names: list[str]) -> Figure:
+    """Predicted against true value of each test row, per target column, in its units."""
+    shown = min(outputs.shape[1], PLOTTED_CHANNELS)
+    figure = Figure(figsize=(4.5 * shown, 4.5), layout="constrained")
+    for column, axes in enumerate(figure.subplots(1, shown, squeeze=False).flat):
+        target, output = targets[:SCATTER_POINTS, column], outputs[:SCATTER_POINTS, column]
+        axes.scatter(target, output, s=8, alpha=0.6)
+        low, high = float(target.min()), float(target.max())
+        axes.plot([low, high], [low, high], color="black", linewidth=1)
+        mae = float((output - target).abs().mean())
+        axes.set(
+            title=f"test rows: {names[column]} (MAE {mae:.4g})",
+            xlabel=f"true {names[column]}",
+            ylabel=f"predicted {names[column]}",
+        )
+    return figure
+
+
+def series_figure(
+    outputs: torch.Tensor,
+    targets: torch.Tensor,
+    inputs: torch.Tensor,
+    names: list[str],
+    seconds_per_step: float | None,
+    horizon: int,
+) -> Figure:
+    """Per channel (a row, named): the first test windows over time (seconds when the
+    sampling rate is known) with their true and forecast step ``horizon`` steps after the
+    last, then every test forecast against its target, all in the channel's units."""
+    channels, samples = min(outputs.shape[1], PLOTTED_CHANNELS), len(inputs)
+    figure = Figure(figsize=(3.2 * (samples + 1), 2.6 * channels), layout="constrained")
+    grid = figure.subplots(channels, samples + 1, squeeze=False)
+    step = seconds_per_step or 1.0
+    time = torch.arange(inputs.shape[1]) * step
+    ahead = (inputs.shape[1] - 1 + horizon) * step
+    unit = "time (s)" if seconds_per_step else "step"
+    every = max(1, len(targets) // SCATTER_POINTS)
+    for channel, row in enumerate(grid):
+        for sample, axes in enumerate(row[:samples]):
+            axes.plot(time, inputs[sample, :, channel], color="gray", label="input")
+            axes.plot(ahead, targets[sample, channel], "o", color="black", label="true")
+            axes.plot(ahead, outputs[sample, channel], "x", color="red", label="forecast")
+            axes.set(xlabel=unit, ylabel=names[channel] if sample == 0 else None)
+            if channel == 0:
+                axes.set_title(f"test window {sample + 1}")
+        target, output = targets[::every, channel], outputs[::every, channel]
+        scatter = row[samples]
+        scatter.scatter(target, output, s=4, alpha=0.4)
+        low, high = float(target.min()), float(target.max())
+        scatter.plot([low, high], [low, high], color="black", linewidth=1)
+        scatter.set(xlabel=f"true {names[channel]}", ylabel="forecast")
+        if channel == 0:
+            scatter.set_title("every test window")
+    grid[0][0].legend(fontsize="small")
+    return figure

@@ -10,6 +10,8 @@ import torch
 from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities.exceptions import SIGTERMException
 
+from ..data.preprocessing import FILE as PREPROCESSING_FILE
+from ..pipelines.inference import write_predictions
 from .loggers import RunCSVLogger
 from .runs import has_checkpoint, point_latest
 
@@ -123,3 +125,70 @@ class PointLatest(L.Callback):
         self, trainer: L.Trainer, pl_module: L.LightningModule, exception: BaseException
     ) -> None:
         self.point(trainer)
+
+
+class SavePreprocessing(L.Callback):
+    """Write the data's fitted preprocessing to ``preprocessing.json`` in the run folder as
+    fitting starts: what the model expects of raw inputs, readable without the checkpoint."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / PREPROCESSING_FILE
+
+    def on_fit_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        preprocessing = trainer.datamodule.preprocessing if trainer.datamodule else None
+        if trainer.is_global_zero and preprocessing is not None:
+            preprocessing.save(self.path)
+
+
+class WriteTestPredictions(L.Callback):
+    """Write ``test_predictions.csv``: every tested example's key (``test_keys``) and the
+    model's outputs in the user's units, with the columns of predict.py's predictions.csv,
+    so a user can join the experiment's test predictions with their own predictions."""
+
+    FILE = "test_predictions.csv"
+
+    def __init__(self, run_dir: Path) -> None:
+        self.path = run_dir / self.FILE
+        self.outputs: list[torch.Tensor] = []
+        self.decode: torch.nn.Module | None = None
+
+    def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        self.outputs = []
+        self.decode = None
+        datamodule = trainer.datamodule
+        if datamodule is not None and datamodule.preprocessing and datamodule.test_keys():
+            self.decode = datamodule.preprocessing.decode().to(pl_module.device)
+
+    def on_test_batch_end(
+        self,
+        trainer: L.Trainer,
+        pl_module: L.LightningModule,
+        outputs: Any,
+        batch: Any,
+        batch_idx: int,
+        dataloader_idx: int = 0,
+    ) -> None:
+        if self.decode is not None and isinstance(outputs, dict) and "outputs" in outputs:
+            self.outputs.append(self.decode(outputs["outputs"]).float())
+
+    def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
+        if self.decode is None or not self.outputs:
+            return
+        outputs = torch.cat(self.outputs)
+        if trainer.world_size > 1:
+            # Lightning's DistributedSampler deals test examples out in turn (padded to equal
+            # shares): interleaving the processes' outputs restores the test order.
+            gathered = pl_module.all_gather(outputs)
+            outputs = gathered.transpose(0, 1).reshape(-1, *outputs.shape[1:])
+        if trainer.is_global_zero:
+            sources, indices = trainer.datamodule.test_keys() or ([], [])
+            # trainer.limit_test_batches tests only the first examples.
+            tested = min(len(outputs), len(sources))
+            write_predictions(
+                self.path,
+                trainer.datamodule.preprocessing,
+                sources[:tested],
+                indices[:tested],
+                outputs[:tested].cpu(),
+            )
+        self.outputs = []

@@ -1,8 +1,7 @@
-"""Reading and writing checkpoints safely: plain values only, never half-written."""
+"""Writing checkpoints safely: never half-written, a full disk said in one line."""
 
 import errno
 import os
-import pickle
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -12,46 +11,12 @@ import torch
 from lightning.fabric.utilities.types import _PATH
 from lightning.pytorch.plugins.io import TorchCheckpointIO
 
-from .errors import CheckpointError, DiskFullError
+from .errors import DiskFullError
 from .locks import is_locked
 from .runs import LAST_CHECKPOINT, RUNS
 
 # What AtomicCheckpointIO and the CSV logger write before renaming over the real file.
 PARTIAL_WRITES = (".*.tmp-*", "checkpoints/.*.tmp-*")
-
-
-def read_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, Any]:
-    """A checkpoint of this project, loaded with ``weights_only=True``; clear errors otherwise."""
-    path = Path(path)
-    if not path.is_file():
-        raise CheckpointError(f"checkpoint {path} does not exist")
-    try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
-    except pickle.UnpicklingError as error:
-        # torch refuses both garbage and pickled code this way; only code names a global.
-        if "Unsupported global" not in str(error):
-            raise CheckpointError(
-                f"{path} is not a readable checkpoint (corrupt or truncated); "
-                "use another one, e.g. the run's best.ckpt"
-            ) from error
-        raise CheckpointError(
-            f"{path} holds objects other than tensors and plain values, which are never "
-            "unpickled here; use a checkpoint written by this project"
-        ) from error
-    except (RuntimeError, EOFError, ValueError, OSError) as error:
-        # An empty file ends in an EOFError without a message.
-        reason = "it is empty" if path.stat().st_size == 0 else str(error).strip() or repr(error)
-        raise CheckpointError(
-            f"{path} is not a readable checkpoint (truncated or corrupt: "
-            f"{reason.splitlines()[0]}); use another one, e.g. the run's best.ckpt"
-        ) from error
-    hparams = checkpoint.get("hyper_parameters") if isinstance(checkpoint, dict) else None
-    if not isinstance(hparams, dict) or "model" not in hparams or "state_dict" not in checkpoint:
-        raise CheckpointError(
-            f"{path} is not a checkpoint of this project: it has no model config in its "
-            "hyper-parameters"
-        )
-    return checkpoint
 
 
 class AtomicCheckpointIO(TorchCheckpointIO):

@@ -75,10 +75,14 @@ def sample_predictions(
     targets: Sequence[int],
     class_names: Sequence[str],
     columns: int = 4,
+    channel_names: Sequence[str] | None = None,
+    seconds_per_step: float | None = None,
 ) -> Figure:
     """A grid of inputs titled ``predicted (true)``, green when right and red when wrong.
 
-    Inputs of shape (C, H, W) are shown as images; sequences (T, F) and vectors as lines.
+    Inputs of shape (C, H, W) are shown as images; sequences (T, F) as one line per channel
+    over time (seconds when ``seconds_per_step`` is known, else steps), the channels named
+    in a legend; vectors as lines.
     """
     rows = math.ceil(len(inputs) / columns)
     figure = Figure(figsize=(CELL_SIZE * columns, CELL_SIZE * rows), layout="constrained")
@@ -87,9 +91,15 @@ def sample_predictions(
     ):
         if x.ndim == 3:
             _show_image(ax, x)
+            ax.set_xticks([])
+        elif x.ndim == 2:
+            time = np.arange(len(x)) * (seconds_per_step or 1.0)
+            ax.plot(time, x, linewidth=0.8, label=channel_names)
+            ax.set_xlabel("time (s)" if seconds_per_step else "step", fontsize=8)
+            ax.tick_params(axis="x", labelsize=7)
         else:
             ax.plot(x, linewidth=0.8)
-        ax.set_xticks([])
+            ax.set_xticks([])
         ax.set_yticks([])
         ax.set_title(
             f"{class_names[guess]} ({class_names[truth]})",
@@ -98,6 +108,8 @@ def sample_predictions(
         )
     for ax in figure.axes[len(inputs) :]:
         ax.set_axis_off()
+    if channel_names and len(inputs) and inputs[0].ndim == 2:
+        figure.axes[0].legend(fontsize=6, ncols=2)
     figure.suptitle("test samples: predicted (true)", fontsize=10)
     return figure
 

@@ -93,6 +93,9 @@ RULES: dict[str, Rule] = {
     "optimizer.weight_decay": number("0.01", minimum=0),
     "model.dropout": number("0.1", minimum=0, below=1),
     "model.hidden_sizes": integer_list(1, "[256,128]"),
+    # export.py's tolerances (torch.allclose refuses negative ones with a traceback).
+    "atol": number("1e-5", minimum=0),
+    "rtol": number("1e-6", minimum=0),
     "test": BOOLEAN,
     "compile": BOOLEAN,
     "trainer.deterministic": BOOLEAN,
