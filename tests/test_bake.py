@@ -49,6 +49,12 @@ def test_bake_is_clean(bake, answers):
         assert result.returncode == 0, result.stdout + result.stderr
     assert (project / "LICENSE").exists() == (answers.get("license", "MIT") != "none")
     assert (project / ".github" / "workflows" / "ci.yml").exists() == answers.get("github_ci", True)
+    # The README's logger row names each logger once, this project's default first.
+    readme = (project / "README.md").read_text().splitlines()
+    row = next(line for line in readme if line.startswith("| `logger` |")).split("|")[2]
+    loggers = re.findall(r"`(\w+)`", row.split(";")[0])
+    assert sorted(loggers) == sorted(ANSWERS["logger"]), row
+    assert loggers[0] == answers.get("logger", ANSWERS["logger"][0]), row
     composed = run_in(project, "train.py", "--cfg", "job")
     assert composed.returncode == 0, composed.stderr
     assert "_target_: lightning.pytorch.Trainer" in composed.stdout
@@ -64,6 +70,16 @@ def test_yes_no_answers_from_the_command_line_add_and_remove_files(tmp_path):
     assert not (project / "LICENSE").exists()
     assert (project / "Dockerfile").is_file()
     assert (project / "configs" / "launcher" / "slurm.yaml").is_file()
+
+
+def test_the_bake_message_and_the_readme_give_the_same_training_time(tmp_path):
+    result = cookiecutter_cli(tmp_path)
+    assert result.returncode == 0, result.stderr
+    said = re.search(r"python train\.py +# (.*)", result.stdout)
+    readme = (tmp_path / "my_project" / "README.md").read_text()
+    promised = re.search(r"^python train\.py +# (.*)", readme, re.MULTILINE)
+    assert said and promised, result.stdout
+    assert said[1] == promised[1]
 
 
 BAD_ANSWERS = [

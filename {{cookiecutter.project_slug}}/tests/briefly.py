@@ -1,11 +1,19 @@
 """One short real epoch through the builders ``train.py`` uses, minus the run folder's
 bookkeeping (config tree, provenance, plots), for tests that train many pairs."""
 
+import pytest
 from omegaconf import DictConfig
 
+from {{ cookiecutter.package_name }}.data.base import DataModule
+from {{ cookiecutter.package_name }}.models.pretrained import MissingExtra
+from {{ cookiecutter.package_name }}.models.shapes import IncompatibleInput
 from {{ cookiecutter.package_name }}.pipelines.build import build_data, build_task, build_trainer
+from {{ cookiecutter.package_name }}.tasks import Task
 
-from .conftest import SHORT_RUN
+from .conftest import CONFIGS, SHORT_RUN
+
+# Every model of configs/model/: a model added there is tested the moment its YAML exists.
+MODELS = sorted(path.stem for path in (CONFIGS / "model").glob("*.yaml"))
 
 # Two training batches and one validation batch, no checkpoints, plots or loggers.
 BRIEFLY = [
@@ -16,6 +24,22 @@ BRIEFLY = [
     "callbacks=none",
     "logger=none",
 ]
+
+
+def task_or_refusal(cfg: DictConfig, datamodule: DataModule) -> Task | None:
+    """The task of the configured model on this data; None for a pair that cannot work,
+    once it has said so in one sentence naming both. A model whose optional extra is not
+    installed (``model=resnet`` without torchvision) is skipped with the line saying which."""
+    model, data = cfg.model._target_, cfg.data._target_
+    try:
+        return build_task(cfg, datamodule)
+    except MissingExtra as error:
+        pytest.skip(str(error))
+    except IncompatibleInput as error:
+        message = str(error)
+        assert message.startswith("model ") and "cannot" in message, (model, data, message)
+        assert "\n" not in message, message
+        return None
 
 
 def fit_briefly(cfg: DictConfig) -> dict[str, float]:

@@ -1,6 +1,7 @@
 """Compose the project's real configs in-process, as ``python train.py ...`` would."""
 
 import os
+import shutil
 import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
@@ -45,6 +46,22 @@ def run_python(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[st
         text=True,
         timeout=timeout,
     )
+
+
+# What a fresh clone of the project lacks: top-level folders git ignores, and caches.
+NOT_COPIED = {"logs", "data", ".git", ".venv"}
+CACHES = {"__pycache__", ".pytest_cache", ".ruff_cache"}
+
+
+def copy_project(destination: Path) -> Path:
+    """The project as a user has it after baking: no runs, no data, no caches; for tests
+    that add files to it (a user's model or dataset) without touching this one."""
+
+    def ignored(directory: str, names: list[str]) -> set[str]:
+        top = Path(directory) == PROJECT
+        return {name for name in names if name in CACHES or (top and name in NOT_COPIED)}
+
+    return Path(shutil.copytree(PROJECT, destination, ignore=ignored))
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ from .conftest import CONFIGS, run_python
 GROUPS = [
     "model",
     "data",
+    "loss",
     "optimizer",
     "scheduler",
     "trainer",

@@ -11,7 +11,6 @@ import itertools
 import os
 import re
 import shlex
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -20,7 +19,8 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_digits
 
-from .conftest import PROJECT
+from .conftest import PROJECT, copy_project
+from .test_new_data import COMMANDS as NEW_DATA_COMMANDS
 from .test_predict_units import COMMANDS as TABLE_COMMANDS
 from .test_readme_data import COMMANDS as DATA_COMMANDS
 from .test_serve import README_COMMANDS as SERVE_COMMANDS
@@ -49,6 +49,10 @@ COVERED_ELSEWHERE = (
     }
     | {line: "run against a live server by tests/test_serve.py" for line in SERVE_COMMANDS}
     | {
+        line: "run after adding the README's dataset by tests/test_new_data.py"
+        for line in NEW_DATA_COMMANDS
+    }
+    | {
         line: "run on scikit-learn's diabetes table by tests/test_predict_units.py"
         for line in TABLE_COMMANDS
     }
@@ -65,9 +69,6 @@ TIMESTAMP = re.compile(r"\d{4}-\d{2}-\d{2}_\d{2}-\d{2}-\d{2}")
 PLACEHOLDER = re.compile(r"<[\w -]+>")
 OPERATOR = re.compile(r"\s*(?:&&|\|\||;)\s*")
 ENVIRONMENT_ASSIGNMENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*=\S*")
-# Top-level folders a fresh clone does not have.
-NOT_COPIED = {"logs", "data", ".git", ".venv"}
-CACHES = {"__pycache__", ".pytest_cache", ".ruff_cache"}
 
 
 def readme_lines() -> list[str]:
@@ -154,17 +155,10 @@ LINES = readme_lines()
 RUN = [line for line in LINES if as_run(line, "2000-01-01_00-00-00")]
 
 
-def ignore_for_a_fresh_clone(directory: str, names: list[str]) -> set[str]:
-    top = Path(directory) == PROJECT
-    return {name for name in names if name in CACHES or (top and name in NOT_COPIED)}
-
-
 @pytest.fixture(scope="module")
 def clone(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The project as a user has it after baking: no runs, no data, no caches."""
-    return shutil.copytree(
-        PROJECT, tmp_path_factory.mktemp("readme") / "project", ignore=ignore_for_a_fresh_clone
-    )
+    return copy_project(tmp_path_factory.mktemp("readme") / "project")
 
 
 def test_the_readme_commands_are_found():

@@ -19,6 +19,7 @@ import yaml
 from {{ cookiecutter.package_name }}.utils.errors import ConfigError
 from {{ cookiecutter.package_name }}.utils.locks import LOCK, Holder, RunInUseError, run_lock
 from {{ cookiecutter.package_name }}.utils.runs import (
+    RunNotFoundError,
     find_run,
     new_run_dir,
     sweep_dir_resolver,
@@ -142,6 +143,39 @@ def test_a_full_name_finds_its_run_beside_a_longer_one(tmp_path):
     for name in ("2026-01-01_00-00-00", "2026-01-01_00-00-00_2"):
         (runs / name).mkdir(parents=True)
     assert find_run(str(tmp_path), "train", "2026-01-01_00-00-00") == (runs / "2026-01-01_00-00-00")
+
+
+def trained_run(log_dir: Path, task_name: str, name: str, age: float) -> Path:
+    """A run folder with a checkpoint that became ``latest`` of its task ``age`` s ago."""
+    run = log_dir / task_name / "runs" / name
+    (run / "checkpoints").mkdir(parents=True)
+    (run / "checkpoints" / "best.ckpt").write_bytes(b"")
+    link = log_dir / task_name / "latest"
+    link.symlink_to(Path("runs") / name)
+    os.utime(link, (time.time() - age,) * 2, follow_symlinks=False)
+    return run
+
+
+def test_run_latest_is_the_newest_training_run_whatever_its_task_name(tmp_path):
+    trained_run(tmp_path, "train", "2026-01-01_00-00-00", age=60)
+    newest = trained_run(tmp_path, "digits_cnn", "2026-01-01_00-01-00", age=10)
+    (tmp_path / "eval" / "runs" / "2026-01-01_00-02-00").mkdir(parents=True)  # no checkpoint
+    (tmp_path / "eval" / "latest").symlink_to(Path("runs") / "2026-01-01_00-02-00")
+    assert find_run(str(tmp_path), None, "latest") == newest
+    assert find_run(str(tmp_path), None, "2026-01-01_00-01") == newest
+    assert find_run(str(tmp_path), "train", "latest").name == "2026-01-01_00-00-00"
+    with pytest.raises(RunNotFoundError, match=r"'2026-01-01_00' matches 2 runs \(digits_cnn/"):
+        find_run(str(tmp_path), None, "2026-01-01_00")
+
+
+@pytest.mark.slow
+def test_eval_of_run_latest_takes_another_task_names_newer_run_and_says_so(run_script, log_dir):
+    trained_run(log_dir, "train", "2000-01-01_00-00-00", age=3600)  # older, unreadable
+    trained = run_script("train.py", *SHORT, "logger=none", "task_name=digits_cnn")
+    assert "litlogger" not in trained.stdout + trained.stderr  # Lightning's advert, silenced
+    newest = (log_dir / "digits_cnn" / "latest").resolve()
+    evaluated = run_script("eval.py", "trainer.accelerator=cpu", "trainer.limit_test_batches=2")
+    assert f"checkpoint: {newest / 'checkpoints' / 'best.ckpt'}\n" in evaluated.stdout
 
 
 def test_a_later_rank_never_makes_a_folder_of_its_own(tmp_path, monkeypatch):

@@ -3,6 +3,7 @@ a failing trial; each ends with a summary of its jobs' overrides and metrics."""
 
 import csv
 import json
+import textwrap
 
 import optuna
 import pytest
@@ -76,3 +77,39 @@ def test_optuna_search_resumes_and_records_a_failed_trial(run_script, log_dir):
     assert list(rows[0])[1:4] == ["optimizer.lr", "optimizer.weight_decay", "model.dropout"]
     assert float(rows[1]["optimizer.lr"]) == trials(log_dir)[-1].params["optimizer.lr"]
     assert "multirun: 2 jobs" in second.stdout
+
+
+NO_DROPOUT = """
+from torch import nn
+
+
+class Linear(nn.Module):
+    def __init__(self, input_shape, num_outputs):
+        super().__init__()
+        self.net = nn.Sequential(nn.Flatten(), nn.LazyLinear(num_outputs))
+
+    def forward(self, x):
+        return self.net(x)
+"""
+
+
+@pytest.mark.slow
+def test_optuna_searches_only_the_keys_the_model_has(run_script, log_dir, tmp_path, monkeypatch):
+    """A user's model without dropout: the search leaves model.dropout out, in one line."""
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "no_dropout.py").write_text(textwrap.dedent(NO_DROPOUT))
+    (tmp_path / "configs" / "model").mkdir(parents=True)
+    (tmp_path / "configs" / "model" / "linear.yaml").write_text("_target_: no_dropout.Linear\n")
+    monkeypatch.syspath_prepend(str(tmp_path / "models"))  # the subprocess imports it
+    result = run_script(
+        "train.py",
+        "hparams_search=optuna",
+        "model=linear",
+        f"hydra.searchpath=[file://{tmp_path / 'configs'}]",
+        "hydra.sweeper.n_trials=1",
+        *TINY,
+    )
+    assert "note: model.dropout is not searched: model linear has no dropout" in result.stderr
+    (trial,) = trials(log_dir)
+    assert trial.state == optuna.trial.TrialState.COMPLETE
+    assert set(trial.params) == {"optimizer.lr", "optimizer.weight_decay", "data.batch_size"}

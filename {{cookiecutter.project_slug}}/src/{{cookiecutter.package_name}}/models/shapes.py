@@ -3,6 +3,8 @@
 Images arrive as ``(C, H, W)`` and sequences as ``(T, F)`` (time first), batch excluded.
 Sequence models read an image row by row: ``H`` steps of ``C * W`` features. Any model,
 a user's own too, is run once on the data's shape before a run starts (``check_forward``).
+A model returns its prediction ``(batch, outputs)``, or a tuple that starts with it
+(``models/outputs.py``).
 """
 
 import os
@@ -17,6 +19,7 @@ import torch
 from torch import nn
 
 from ..utils.errors import ConfigError
+from .outputs import Outputs
 
 
 class IncompatibleInput(ConfigError):
@@ -76,12 +79,13 @@ def describe(error: BaseException) -> str:
     return f"{type(error).__name__}{where}: {message}"
 
 
-def check_forward(model: nn.Module, input_shape: Sequence[int], num_outputs: int) -> None:
+def check_forward(model: nn.Module, input_shape: Sequence[int], num_outputs: int) -> Outputs:
     """Run the model once on a batch of two zero inputs of the data's shape, so a model that
     cannot read the data fails before the run writes anything, not at its first step.
 
     In eval mode, without gradients and with the random state restored: batch-norm
-    statistics, weights and the run's random numbers stay as they were.
+    statistics, weights and the run's random numbers stay as they were. Returns the outputs,
+    for a check of the loss (``Task.check_loss``).
     """
     batch = torch.zeros(2, *input_shape)
     shape = tuple(batch.shape)
@@ -96,13 +100,15 @@ def check_forward(model: nn.Module, input_shape: Sequence[int], num_outputs: int
     finally:
         model.train(training)
     expected = (2, num_outputs)
-    if not isinstance(outputs, torch.Tensor):
+    predicted = outputs[0] if isinstance(outputs, tuple) and outputs else outputs
+    if not isinstance(predicted, torch.Tensor):
         raise IncompatibleInput(
-            f"a batch of shape {shape} gives a {type(outputs).__name__}, not a tensor of "
-            f"shape {expected}"
+            f"a batch of shape {shape} gives a {type(predicted).__name__}, not a tensor of "
+            f"shape {expected} (or a tuple that starts with one)"
         )
-    if tuple(outputs.shape) != expected:
+    if tuple(predicted.shape) != expected:
         raise IncompatibleInput(
-            f"a batch of shape {shape} gives outputs of shape {tuple(outputs.shape)}, not "
+            f"a batch of shape {shape} gives outputs of shape {tuple(predicted.shape)}, not "
             f"{expected} (batch, outputs)"
         )
+    return outputs

@@ -23,6 +23,7 @@ from rich.table import Table
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..data.base import DataModule
+from ..models.outputs import prediction
 from ..tasks import Task
 from ..utils.config import save_config
 from ..utils.console import console, silence_known_warnings
@@ -174,7 +175,7 @@ def flops_per_step(task: Task, datamodule: DataModule, device: torch.device) -> 
     model = copy.deepcopy(task.model).to(device)
     inputs, _ = next(iter(datamodule.train_dataloader()))
     with FlopCounterMode(display=False) as counter:
-        model(inputs.to(device)).sum().backward()
+        prediction(model(inputs.to(device))).sum().backward()
     return int(counter.get_total_flops())
 
 

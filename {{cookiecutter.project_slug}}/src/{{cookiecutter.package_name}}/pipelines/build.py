@@ -79,8 +79,9 @@ def build_task(cfg: DictConfig, datamodule: DataModule) -> Task:
                 num_outputs=num_outputs,
                 class_names=datamodule.class_names,
                 nonfinite_loss=cfg.get("nonfinite_loss", "stop"),
+                loss=to_container(cfg.loss) if cfg.get("loss") else None,
             )
-        check_forward(task.model, input_shape, num_outputs)
+        task.check_loss(check_forward(task.model, input_shape, num_outputs))
     except IncompatibleInput as error:
         model, data = _choice(cfg, "model"), _choice(cfg, "data")
         raise IncompatibleInput(f"model {model} cannot read data {data}: {error}") from None

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from ..data.preprocessing import Examples, Preprocessing, from_checkpoint
+from ..models.outputs import Prediction
 from ..utils.checkpoint_reader import read_checkpoint, weights_error
 
 
@@ -22,7 +23,9 @@ class Predictor:
     ) -> None:
         self.preprocessing = preprocessing
         self.device = device
-        self.module = nn.Sequential(preprocessing.encode(), model, preprocessing.decode())
+        self.module = nn.Sequential(
+            preprocessing.encode(), model, Prediction(), preprocessing.decode()
+        )
         self.module.eval().to(device)
 
     @classmethod

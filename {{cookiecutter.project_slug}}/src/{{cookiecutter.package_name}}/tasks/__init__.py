@@ -11,9 +11,12 @@ import torch
 from ..utils.checkpoint_reader import read_checkpoint, weights_error
 from .base import TASK_KIND, Task
 from .classification import ClassificationTask
+from .multilabel import MultilabelTask
 from .regression import RegressionTask
 
-TASKS: dict[str, type[Task]] = {"classification": ClassificationTask, "regression": RegressionTask}
+TASKS: dict[str, type[Task]] = {
+    task.kind: task for task in (ClassificationTask, MultilabelTask, RegressionTask)
+}
 
 
 def task_class(kind: str) -> type[Task]:

@@ -11,7 +11,10 @@ from torch import nn
 from torchmetrics import MeanMetric, MetricCollection
 
 from ..data.preprocessing import CHECKPOINT_KEY as PREPROCESSING
+from ..models.outputs import Outputs, prediction
+from ..models.shapes import SHAPE_ERRORS, describe
 from ..utils.errors import ConfigError, NonFiniteLossError
+from .losses import build_loss, name_of
 from .schedulers import plan_changes
 
 STAGES = ("train", "val", "test")
@@ -20,6 +23,15 @@ STAGES = ("train", "val", "test")
 NONFINITE_POLICIES = ("stop", "skip", "ignore")
 # The checkpoint entry naming the task that trained it (see Task.on_save_checkpoint).
 TASK_KIND = "task_kind"
+
+
+def without_state(module: nn.Module) -> nn.Module:
+    """``module`` with its buffers left out of ``state_dict``: it still moves with the task
+    to the device, and checkpoints hold the model's weights only, so they load strictly."""
+    for part in module.modules():
+        for name, buffer in list(part.named_buffers(recurse=False)):
+            part.register_buffer(name, buffer, persistent=False)
+    return module
 
 
 class Task(L.LightningModule):
@@ -31,6 +43,8 @@ class Task(L.LightningModule):
     """
 
     kind: str
+    # The loss of loss=auto (configs/loss/auto.yaml), by its import path.
+    default_loss: str
 
     def __init__(
         self,
@@ -42,6 +56,7 @@ class Task(L.LightningModule):
         num_outputs: int,
         class_names: Sequence[str] | None = None,
         nonfinite_loss: str = "stop",
+        loss: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         if nonfinite_loss not in NONFINITE_POLICIES:
@@ -53,6 +68,17 @@ class Task(L.LightningModule):
             model, input_shape=tuple(input_shape), num_outputs=num_outputs
         )
         self.example_input_array = torch.zeros(2, *input_shape)
+        # A model's own loss(outputs, targets) replaces the configured one (see loss()).
+        self.model_has_loss = callable(getattr(self.model, "loss", None))
+        if self.model_has_loss and loss and loss.get("_target_"):
+            raise ConfigError(
+                f"model {type(self.model).__name__} computes its own loss (its loss method), "
+                f"so loss._target_={loss['_target_']} would not be used; leave loss=auto"
+            )
+        self.criterion = build_loss(loss, self.kind, self.default_loss)
+        if isinstance(self.criterion, nn.Module):
+            # Its class weights come from the config, which rebuilds them.
+            without_state(self.criterion)
         metrics = self.build_metrics()
         self.metrics = nn.ModuleDict(
             {f"{stage}_metrics": metrics.clone(prefix=f"{stage}/") for stage in STAGES}
@@ -70,8 +96,27 @@ class Task(L.LightningModule):
     def build_metrics(self) -> MetricCollection:
         raise NotImplementedError
 
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+    def loss(self, outputs: Outputs, targets: torch.Tensor) -> torch.Tensor:
+        """The model's own ``loss(outputs, targets)`` when it has one, else the configured
+        loss of its prediction (the first output when it returns several)."""
+        if self.model_has_loss:
+            return self.model.loss(outputs, targets)
+        return self.criterion(prediction(outputs), targets)
+
+    def example_targets(self, predicted: torch.Tensor) -> torch.Tensor:
+        """Targets of the data's kind for a batch of predictions (zeros)."""
+        return torch.zeros_like(predicted)
+
+    def check_loss(self, outputs: Outputs) -> None:
+        """Compute the loss once on ``check_forward``'s outputs, so a loss that cannot take
+        this data (class weights for 3 classes of 10) fails before the run writes anything."""
+        try:
+            with torch.no_grad():
+                self.loss(outputs, self.example_targets(prediction(outputs)))
+        except SHAPE_ERRORS as error:
+            model = type(self.model).__name__
+            name = f"{model}.loss" if self.model_has_loss else name_of(self.criterion)
+            raise ConfigError(f"loss {name} fails on this data: {describe(error)}") from None
 
     def metric_inputs(self, outputs: torch.Tensor) -> torch.Tensor:
         """What the metrics compare with the targets."""
@@ -98,7 +143,7 @@ class Task(L.LightningModule):
             checkpoint[PREPROCESSING] = datamodule.preprocessing.to_dict()
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)
+        return prediction(self.model(x))
 
     def step(self, batch: Sequence[torch.Tensor], stage: str) -> tuple[torch.Tensor, torch.Tensor]:
         """Loss and model outputs of one batch, recorded in the stage's loss mean and metrics."""
@@ -107,9 +152,10 @@ class Task(L.LightningModule):
         return loss, outputs
 
     def loss_and_outputs(self, batch: Sequence[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+        """The loss of one batch and the model's prediction for it."""
         inputs, targets = batch
-        outputs = self(inputs)
-        return self.loss(outputs, targets), outputs
+        outputs = self.model(inputs)
+        return self.loss(outputs, targets), prediction(outputs)
 
     def record(
         self, stage: str, loss: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor

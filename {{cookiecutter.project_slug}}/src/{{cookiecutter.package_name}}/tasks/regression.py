@@ -1,12 +1,11 @@
 from typing import Any
 
 import torch
-import torch.nn.functional as F
 from matplotlib.figure import Figure
 from torch import nn
 from torchmetrics import MeanAbsoluteError, MetricCollection, R2Score
 
-from .base import Task
+from .base import Task, without_state
 
 # A series plot shows this many test windows; scatter plots at most this many points.
 PLOTTED_SAMPLES = 3
@@ -14,21 +13,13 @@ SCATTER_POINTS = 5000
 PLOTTED_CHANNELS = 3
 
 
-def without_state(module: nn.Module) -> nn.Module:
-    """``module`` with its buffers left out of ``state_dict``: it still moves with the task
-    to the device, and checkpoints hold the model's weights only, so they load strictly."""
-    for part in module.modules():
-        for name, buffer in list(part.named_buffers(recurse=False)):
-            part.register_buffer(name, buffer, persistent=False)
-    return module
-
-
 class RegressionTask(Task):
-    """Mean squared error on standardised outputs (e.g. the next step of a series); MAE and
-    R² (averaged over outputs) in the target's own units, and a prediction-vs-target plot
-    of the test set."""
+    """The configured loss (mean squared error by default) on standardised outputs (e.g. the
+    next step of a series); MAE and R² (averaged over outputs) in the target's own units,
+    and a prediction-vs-target plot of the test set."""
 
     kind = "regression"
+    default_loss = "torch.nn.MSELoss"
 
     def __init__(self, **hparams: Any) -> None:
         super().__init__(**hparams)
@@ -56,9 +47,6 @@ class RegressionTask(Task):
     def build_metrics(self) -> MetricCollection:
         # R2Score infers the outputs (torchmetrics >= 1.5) and averages their scores.
         return MetricCollection({"mae": MeanAbsoluteError(), "r2": R2Score()})
-
-    def loss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
-        return F.mse_loss(outputs, targets)
 
     def record(
         self, stage: str, loss: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor

@@ -1,5 +1,6 @@
 """What the user reads: the config tree at start and the results table at the end."""
 
+import logging
 import warnings
 from collections.abc import Mapping
 from pathlib import Path
@@ -50,3 +51,9 @@ def silence_known_warnings() -> None:
     warnings.filterwarnings("ignore", r".*isinstance\(treespec, LeafSpec\)", FutureWarning)
     # We log per epoch on purpose; small datasets have fewer batches than the interval.
     warnings.filterwarnings("ignore", r".*smaller than the logging interval")
+    # Lightning advertises its cloud services ("Tip: ... litlogger") on every run.
+    logging.getLogger("lightning.pytorch.utilities.rank_zero").addFilter(_not_an_advert)
+
+
+def _not_an_advert(record: logging.LogRecord) -> bool:
+    return "💡 Tip:" not in record.getMessage()

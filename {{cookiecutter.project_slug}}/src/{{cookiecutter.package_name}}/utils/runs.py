@@ -108,34 +108,69 @@ def new_run_dir(log_dir: str, task_name: str) -> Path:
     return claim(runs, datetime.now().strftime(STAMP))
 
 
-def find_run(log_dir: str, task_name: str, spec: str) -> Path:
-    """The run folder that ``latest``, a timestamp (or unique prefix) or a path names."""
+def find_run(log_dir: str, task_name: str | None, spec: str) -> Path:
+    """The run folder that ``latest``, a timestamp (or unique prefix) or a path names, among
+    the runs of ``task_name``, or of every task name when it is None."""
     spec = str(spec)
-    root = Path(log_dir) / task_name
     if spec == LATEST:
-        latest = root / LATEST
-        if not latest.exists():
-            raise RunNotFoundError(
-                f"no run under {root} yet: train one first, or name a run folder"
-            )
-        return latest.resolve()
+        return latest_run(log_dir, task_name)
     path = Path(spec).expanduser()
     if path.is_dir():
         return path.resolve()
-    runs = root / RUNS
-    if (runs / spec).is_dir():  # a full name, even where a longer one (``<spec>_2``) exists
-        return (runs / spec).resolve()
-    matches = sorted(p for p in runs.glob(f"{spec}*") if p.is_dir()) if runs.is_dir() else []
+    roots = [Path(log_dir) / task_name] if task_name else task_folders(log_dir)
+    runs = [root / RUNS for root in roots if (root / RUNS).is_dir()]
+    # Of every task name, only training runs: eval, predict and serve runs have no checkpoint.
+    wanted = Path.is_dir if task_name else has_checkpoint
+    exact = [folder / spec for folder in runs if wanted(folder / spec)]
+    if len(exact) == 1:  # a full name, even where a longer one (``<spec>_2``) exists
+        return exact[0].resolve()
+    matches = exact or sorted(p for folder in runs for p in folder.glob(f"{spec}*") if wanted(p))
     if len(matches) == 1:
         return matches[0].resolve()
-    known = sorted(p.name for p in runs.iterdir()) if runs.is_dir() else []
+    where = Path(log_dir) / task_name / RUNS if task_name else Path(log_dir) / "*" / RUNS
     if matches:
         raise RunNotFoundError(
-            f"{spec!r} matches {len(matches)} runs ({', '.join(p.name for p in matches)}); "
-            "give more of the timestamp"
+            f"{spec!r} matches {len(matches)} runs ({', '.join(_named(p) for p in matches)}); "
+            "give more of the timestamp, or a run folder"
         )
-    hint = f"recent runs: {', '.join(known[-5:])}" if known else f"there are no runs in {runs}"
+    known = sorted(p.name for folder in runs for p in folder.iterdir() if wanted(p))
+    hint = f"recent runs: {', '.join(known[-5:])}" if known else f"there are no runs in {where}"
     raise RunNotFoundError(f"no run folder or timestamp {spec!r}; {hint}")
+
+
+def _named(run_dir: Path) -> str:
+    return f"{run_dir.parent.parent.name}/{run_dir.name}"
+
+
+def task_folders(log_dir: str) -> list[Path]:
+    """``<log_dir>/<task_name>`` of every task name that has run."""
+    root = Path(log_dir)
+    return sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+def latest_run(log_dir: str, task_name: str | None) -> Path:
+    """What ``<log_dir>/<task_name>/latest`` points at; without a task name, the training run
+    (one with a checkpoint) that became its task's ``latest`` last, whatever its task name:
+    ``experiment=`` files may set their own (``task_name: digits_cnn``)."""
+    if task_name:
+        latest = Path(log_dir) / task_name / LATEST
+        if not latest.exists():
+            raise RunNotFoundError(
+                f"no run under {latest.parent} yet: train one first, or name a run folder"
+            )
+        return latest.resolve()
+    # Eval, predict and serve runs have a ``latest`` too, but no checkpoint.
+    links = [
+        folder / LATEST
+        for folder in task_folders(log_dir)
+        if (folder / LATEST).exists() and has_checkpoint((folder / LATEST).resolve())
+    ]
+    if not links:
+        raise RunNotFoundError(
+            f"no training run under {log_dir} yet: train one first, or name a run folder"
+        )
+    # The link's own time: when it was last pointed, as a run got its first checkpoint.
+    return max(links, key=lambda link: link.lstat().st_mtime_ns).resolve()
 
 
 def point_latest(log_dir: str, task_name: str, run_dir: Path) -> None:
@@ -151,8 +186,10 @@ def point_latest(log_dir: str, task_name: str, run_dir: Path) -> None:
     os.replace(temporary, link)
 
 
-def checkpoint_of(log_dir: str, runs_of: str, run: str, ckpt_path: str | None) -> Path:
-    """The checkpoint eval/predict/export use: ``ckpt_path`` if given, else the run's best."""
+def checkpoint_of(log_dir: str, runs_of: str | None, run: str, ckpt_path: str | None) -> Path:
+    """The checkpoint eval/predict/export/serve use (each prints its path): ``ckpt_path`` if
+    given, else the best of the run ``run`` names, among the runs of every task name when
+    ``runs_of`` is None."""
     if ckpt_path:
         path = Path(ckpt_path)
         if not path.is_file():
