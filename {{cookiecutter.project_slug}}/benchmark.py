@@ -1,6 +1,5 @@
-"""Time the training step against a hand-written loop: ``python benchmark.py model=cnn``."""
-
-from pathlib import Path
+"""Time the training step against a hand-written loop (``python benchmark.py model=cnn``), or the
+sequence data path on a long recording (``python benchmark.py benchmark.sequence=true``)."""
 
 import hydra
 from omegaconf import DictConfig
@@ -12,9 +11,15 @@ from {{ cookiecutter.package_name }}.utils.cli import launch, one_line_errors
 @one_line_errors
 def main(cfg: DictConfig) -> None:
     # Imported here so --help, --cfg and config errors answer without loading torch.
+    if cfg.benchmark.sequence:
+        from {{ cookiecutter.package_name }}.pipelines.sequence_benchmark import sequence_benchmark
+
+        options = cfg.benchmark
+        sequence_benchmark(options.frames, options.channels, options.repeats)
+        return
     from {{ cookiecutter.package_name }}.pipelines.benchmark import benchmark
 
-    benchmark(cfg, project_root=Path(__file__).resolve().parent)
+    benchmark(cfg)
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ RUN = [
     "trainer.accelerator=cpu",
     "trainer.enable_progress_bar=false",
     "callbacks.model_summary=null",
+    "callbacks.plots=null",
 ]
 # Absolute tolerance per metric.
 TOLERANCE = {"test/acc": 0.03, "test/f1": 0.03, "test/loss": 0.05, "val/loss": 0.05}

@@ -1,8 +1,9 @@
 """Every option of every config group composes, without importing torch."""
 
 import pytest
+from omegaconf import OmegaConf
 
-from .conftest import CONFIGS, run_python
+from .conftest import CONFIGS, copy_project, run_python
 
 GROUPS = [
     "model",
@@ -50,12 +51,24 @@ def test_overrides_apply(make_cfg):
     assert cfg.data.batch_size == 32
 
 
-def test_unknown_model_lists_the_available_ones(run_script):
-    result = run_script("train.py", "model=nope", check=False)
+@pytest.mark.parametrize("option", sorted(p.stem for p in (CONFIGS / "data").glob("*.yaml")))
+def test_every_data_option_takes_the_shared_loader_settings(make_cfg, option):
+    own = OmegaConf.load(CONFIGS / "data" / f"{option}.yaml")
+    assert not {"num_workers", "pin_memory", "persistent_workers"} & set(own), (
+        "set in configs/data_loader.yaml, for every data option"
+    )
+    cfg = make_cfg([f"data={option}", "data.batch_size=8", "data.num_workers=1"])
+    assert (cfg.data.batch_size, cfg.data.num_workers, cfg.data.pin_memory) == (8, 1, False)
+
+
+def test_unknown_model_lists_the_available_ones(tmp_path):
+    # In a copy: tests/test_new_model.py, in another worker, adds a model to this project.
+    project = copy_project(tmp_path / "project")
+    result = run_python("train.py", "model=nope", project=project)
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "error: no config 'model/nope'; available in 'model': "
-        + ", ".join(sorted(p.stem for p in (CONFIGS / "model").glob("*.yaml")))
+        + ", ".join(sorted(p.stem for p in (project / "configs" / "model").glob("*.yaml")))
     ]
 
 

@@ -23,9 +23,9 @@ import torch
 from hydra.core.global_hydra import GlobalHydra
 from sklearn.datasets import load_diabetes, load_digits
 
+from {{ cookiecutter.package_name }}.data.csv_table import TablePreprocessing
 from {{ cookiecutter.package_name }}.data.digits import DigitsPreprocessing
 from {{ cookiecutter.package_name }}.data.preprocessing import from_dict
-from {{ cookiecutter.package_name }}.data.tabular import TablePreprocessing
 from {{ cookiecutter.package_name }}.pipelines import export as export_module
 from {{ cookiecutter.package_name }}.pipelines.export import export, synthetic_raw
 from {{ cookiecutter.package_name }}.pipelines.train import train
@@ -199,17 +199,17 @@ def test_the_export_folder_holds_the_documented_files_and_describes_the_graph(ex
     assert f"shape (N, {', '.join(str(size) for size in model['input']['shape'][1:])})" in steps
     if not classifies:  # a caller without this project learns which columns, in which order
         assert f"features={preprocess['preprocessing']['features']}" in steps
-    assert model["task"] == ("classification" if classifies else "regression")
+    assert model["kind"] == ("classification" if classifies else "regression")
     assert model["output"]["name"] == ("probabilities" if classifies else "values")
     assert ("NaN" in model["input"]["units"]) == (not classifies), "missing values accepted"
 
 
 @pytest.mark.slow
 def test_the_readme_example_runs_the_exported_models_on_a_raw_file(exported, monkeypatch):
-    run = exported("digits")
+    run = exported("diabetes")
     blocks = re.findall(r"^```python\n(.*?)^```", (PROJECT / "README.md").read_text(), re.M | re.S)
     example = next(block for block in blocks if "onnxruntime.InferenceSession" in block)
-    shutil.copy(run.raw_file, run.folder / "inputs.npy")
+    shutil.copy(run.raw_file, run.folder / "data" / "diabetes.csv")
     monkeypatch.chdir(run.folder)  # the example's paths are relative to the project folder
     names: dict[str, object] = {}
     exec(compile(example, "README.md", "exec"), names)
@@ -273,7 +273,7 @@ def test_the_synthetic_check_batch_is_raw_values_the_model_was_trained_on():
     digits = synthetic_raw(DigitsPreprocessing())
     assert digits.shape == (64, 1, 8, 8) and digits.min() >= 0 and digits.max() <= 16
     table = TablePreprocessing(
-        task="regression",
+        kind="regression",
         features=["age", "bmi"],
         mean=[50.0, 26.0],
         std=[13.0, 4.0],

@@ -14,8 +14,8 @@ import torch
 from PIL import Image
 
 from {{ cookiecutter.package_name }}.data.image_folder import ImageFolderDataModule
+from {{ cookiecutter.package_name }}.data.mnist_cifar import CIFAR10DataModule, MNISTDataModule
 from {{ cookiecutter.package_name }}.data.preprocessing import from_dict
-from {{ cookiecutter.package_name }}.data.vision import CIFAR10DataModule, MNISTDataModule
 from {{ cookiecutter.package_name }}.utils.errors import DataError
 
 from .conftest import SHORT_RUN, run_python

@@ -17,7 +17,7 @@ import yaml
 from {{ cookiecutter.package_name }}.pipelines.train import train
 from {{ cookiecutter.package_name }}.utils.loggers import RunWandbLogger, wandb_should_run_offline
 
-from .conftest import SHORT_RUN
+from .conftest import PLOTTED_RUN
 
 # Each logger's own reader after a real run; wandb and mlflow start slowly.
 pytestmark = pytest.mark.slow
@@ -30,7 +30,7 @@ PLOTS = {"plots/learning_curves", "plots/confusion_matrix", "plots/test_samples"
 
 def train_with(make_cfg, logger: str) -> tuple[Path, str]:
     """Train one short epoch with ``logger=...``: the run folder and the model's target."""
-    cfg = make_cfg([f"logger={logger}", *SHORT_RUN])
+    cfg = make_cfg([f"logger={logger}", *PLOTTED_RUN])
     train(cfg)
     return Path(cfg.paths.output_dir), cfg.model._target_
 

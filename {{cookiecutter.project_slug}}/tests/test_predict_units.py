@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 import torch
 
+from {{ cookiecutter.package_name }}.data.csv_table import CSVDataModule
 from {{ cookiecutter.package_name }}.data.preprocessing import from_dict
-from {{ cookiecutter.package_name }}.data.tables import TablePreprocessing
-from {{ cookiecutter.package_name }}.data.tabular import CSVDataModule
+from {{ cookiecutter.package_name }}.data.table_preprocessing import TablePreprocessing
 from {{ cookiecutter.package_name }}.pipelines.build import build_data
 from {{ cookiecutter.package_name }}.pipelines.evaluate import evaluate
 from {{ cookiecutter.package_name }}.pipelines.inference import Predictor

@@ -20,8 +20,8 @@ import pytest
 from sklearn.datasets import load_digits
 
 from .conftest import PROJECT, copy_project
+from .datafiles import write_sklearn_table
 from .test_new_data import COMMANDS as NEW_DATA_COMMANDS
-from .test_predict_units import COMMANDS as TABLE_COMMANDS
 from .test_readme_data import COMMANDS as DATA_COMMANDS
 from .test_serve import README_COMMANDS as SERVE_COMMANDS
 
@@ -39,8 +39,12 @@ NOT_RUN = {
     ("docker",): "needs a Docker daemon; the template's tests check the Dockerfile",
 }
 # Files the README's commands read that a fresh clone lacks, written as a user would:
-# predict.py's input, raw digits (0..16 per pixel) one per row, for the digits run before it.
-EXAMPLE_FILES = {"inputs.npy": lambda path: np.save(path, load_digits().data[:8])}
+# predict.py's input, raw digits (0..16 per pixel) one per row, for the digits run before it,
+# and the diabetes table the README trains on, predicts on and checks its export on.
+EXAMPLE_FILES = {
+    "inputs.npy": lambda path: np.save(path, load_digits().data[:8]),
+    "data/diabetes.csv": lambda path: write_sklearn_table(path, "diabetes"),
+}
 # README lines another test runs more thoroughly (in-process, on files it writes for them).
 COVERED_ELSEWHERE = (
     {
@@ -51,10 +55,6 @@ COVERED_ELSEWHERE = (
     | {
         line: "run after adding the README's dataset by tests/test_new_data.py"
         for line in NEW_DATA_COMMANDS
-    }
-    | {
-        line: "run on scikit-learn's diabetes table by tests/test_predict_units.py"
-        for line in TABLE_COMMANDS
     }
 )
 # Overrides asking for hardware, a cluster or a download: such commands are composed only.
@@ -117,7 +117,6 @@ def python_command(words: list[str]) -> list[str]:
             "benchmark.steps=3",
             "benchmark.warmup=1",
             "benchmark.repeats=1",
-            "benchmark.startup_runs=1",
         ]
     return [sys.executable, *words[1:], *budget]
 

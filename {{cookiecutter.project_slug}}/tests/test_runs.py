@@ -18,10 +18,21 @@ from {{ cookiecutter.package_name }}.utils.errors import ConfigError
 from .briefly import MODELS, task_or_refusal
 from .conftest import SHORT_RUN
 
-# A schedule that does not depend on max_epochs, so 2 + 2 epochs equal 4 epochs.
-EXACT = ["seed=7", "trainer.deterministic=true", "scheduler=step", "trainer.limit_train_batches=5"]
+# A schedule that does not depend on max_epochs, so 1 + 1 epochs equal 2 epochs.
+EXACT = [
+    "seed=7",
+    "trainer.deterministic=true",
+    "scheduler=step",
+    "trainer.limit_train_batches=5",
+    "trainer.limit_val_batches=2",
+]
 # metrics.csv (logger=csv) shows the resumed run's history, whatever the project's default.
-QUIET = ["trainer.enable_progress_bar=false", "callbacks.model_summary=null", "logger=csv"]
+QUIET = [
+    "trainer.enable_progress_bar=false",
+    "callbacks.model_summary=null",
+    "callbacks.plots=null",
+    "logger=csv",
+]
 
 
 def weights(run_dir: Path) -> dict[str, torch.Tensor]:
@@ -43,9 +54,9 @@ def run_in(cfg: DictConfig) -> Path:
 
 
 def test_resume_latest_equals_an_uninterrupted_run(make_cfg, log_dir):
-    straight = run_in(make_cfg([*EXACT, *QUIET, "trainer.max_epochs=4"]))
-    run_dir = run_in(make_cfg([*EXACT, *QUIET, "trainer.max_epochs=2"]))
-    resumed = run_in(make_cfg(["resume=latest", "trainer.max_epochs=4"]))
+    straight = run_in(make_cfg([*EXACT, *QUIET, "trainer.max_epochs=2", "test=false"]))
+    run_dir = run_in(make_cfg([*EXACT, *QUIET, "trainer.max_epochs=1", "test=false"]))
+    resumed = run_in(make_cfg(["resume=latest", "trainer.max_epochs=2"]))
 
     assert straight != run_dir
     assert resumed == run_dir, "resume must continue in the same folder"
@@ -55,7 +66,7 @@ def test_resume_latest_equals_an_uninterrupted_run(make_cfg, log_dir):
     assert hparams["scheduler"]["scheduler"]["_target_"].endswith("StepLR"), "not the run's config"
     assert_same_weights(weights(straight), weights(run_dir))
     epochs = {line.split(",")[0] for line in (run_dir / "metrics.csv").read_text().splitlines()[1:]}
-    assert {"0", "1", "2", "3"} <= epochs, "the resumed run keeps its metrics history"
+    assert {"0", "1"} <= epochs, "the resumed run keeps its metrics history"
 
 
 def test_resume_says_which_new_values_the_restored_optimizer_and_schedule_ignore(make_cfg):
@@ -80,6 +91,7 @@ def test_resume_past_the_end_of_a_one_cycle_schedule_is_refused(make_cfg):
 
 
 def test_same_seed_gives_identical_metrics_and_weights(make_cfg):
+    """Seed 0 on purpose: a falsy seed must seed too."""
     first_cfg = make_cfg([*EXACT, *QUIET, "trainer.max_epochs=2", "seed=0"])
     first, first_metrics = Path(first_cfg.paths.output_dir), train(first_cfg)
     second_cfg = make_cfg([*EXACT, *QUIET, "trainer.max_epochs=2", "seed=0"])
@@ -90,8 +102,8 @@ def test_same_seed_gives_identical_metrics_and_weights(make_cfg):
 
 
 def test_different_seeds_differ(make_cfg):
-    first = train(make_cfg([*EXACT, *QUIET, "trainer.max_epochs=1", "seed=0"]))
-    second = train(make_cfg([*EXACT, *QUIET, "trainer.max_epochs=1", "seed=1"]))
+    first = train(make_cfg([*EXACT, *QUIET, "trainer.max_epochs=1", "seed=0", "test=false"]))
+    second = train(make_cfg([*EXACT, *QUIET, "trainer.max_epochs=1", "seed=1", "test=false"]))
     assert first["train/loss"] != second["train/loss"]
 
 
@@ -127,7 +139,7 @@ def test_predict_cli_equals_trainer_predict(make_cfg, run_script, log_dir, tmp_p
     predicted = np.load(log_dir / "predict" / "latest" / "predictions.npy")
 
     task = load_task(Path(cfg.paths.output_dir) / "checkpoints" / "best.ckpt")
-    from {{ cookiecutter.package_name }}.data.images import DigitsPreprocessing
+    from {{ cookiecutter.package_name }}.data.image_preprocessing import DigitsPreprocessing
 
     inputs = DigitsPreprocessing().encode()(torch.from_numpy(np.load(raw)).float().unsqueeze(1))
     trainer = L.Trainer(accelerator="cpu", logger=False, enable_progress_bar=False)

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from {{ cookiecutter.package_name }}.data.vision import CIFAR10DataModule, MNISTDataModule, md5sum
+from {{ cookiecutter.package_name }}.data.mnist_cifar import CIFAR10DataModule, MNISTDataModule, md5sum
 from {{ cookiecutter.package_name }}.utils.errors import DataError
 
 from .conftest import SHORT_RUN

@@ -65,7 +65,7 @@ def test_sequence_files_with_gaps_train(make_cfg, tmp_path, fmt):
     data = build_data(cfg.data)
     channels = 9 if fmt == "bvh" else 3
     assert data.input_shape == (32, channels)
-    assert data.task == "regression"
+    assert data.kind == "regression"
     assert data.num_outputs == channels
     assert any(np.isnan(s.values).any() for s in data.series)
     for dataset in data.splits:
@@ -128,7 +128,7 @@ def test_label_column_classifies_windows_by_their_most_frequent_label(tmp_path):
         labels = ["walk"] * 55 + ["run"] * 25 + ["walk"] * 40
         write_csv_series(tmp_path / f"take{index}.csv", sines(120, 3, seed=index), labels)
     data = SequenceDataModule(path=str(tmp_path), label_column="activity", length=20, overlap=0)
-    assert data.task == "classification"
+    assert data.kind == "classification"
     assert data.class_names == ["run", "walk"]
     assert data.input_shape == (20, 3)
     train_set = data.splits[0]
@@ -169,4 +169,4 @@ def test_sine_gaps_go_through_the_same_pipeline():
     for dataset in data.splits:
         assert torch.isfinite(torch.stack([dataset[i][0] for i in range(len(dataset))])).all()
     assert data.input_shape == (32, 3)
-    assert data.task == "regression"
+    assert data.kind == "regression"

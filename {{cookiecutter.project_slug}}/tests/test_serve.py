@@ -229,7 +229,7 @@ def test_a_table_is_served_by_column_name_in_the_targets_units(tmp_path):
     finally:
         served.stop(signal.SIGKILL)
 
-    assert health["task"] == "regression" and health["outputs"] == ["progression"]
+    assert health["kind"] == "regression" and health["outputs"] == ["progression"]
     assert status == 200, answer
     values = [prediction["progression"] for prediction in answer["predictions"]]
     assert values == pytest.approx(expected, abs=1e-5, rel=1e-6)

@@ -11,7 +11,7 @@ from {{ cookiecutter.package_name }}.pipelines.train import train
 from {{ cookiecutter.package_name }}.tasks import load_task
 
 from .briefly import MODELS, task_or_refusal
-from .conftest import SHORT_RUN
+from .conftest import PLOTTED_RUN, SHORT_RUN
 
 
 @pytest.mark.parametrize("model", MODELS)
@@ -33,7 +33,7 @@ def test_model_trains_and_checkpoint_reloads(make_cfg, model):
 
 
 def test_run_folder_holds_config_checkpoints_and_metrics(make_cfg, log_dir):
-    cfg = make_cfg(SHORT_RUN)
+    cfg = make_cfg(PLOTTED_RUN)
     train(cfg)
     run_dir = Path(cfg.paths.output_dir)
     assert run_dir.parent == log_dir / "train" / "runs"
@@ -47,12 +47,6 @@ def test_run_folder_holds_config_checkpoints_and_metrics(make_cfg, log_dir):
     ):
         assert (run_dir / name).is_file(), name
     assert "test/acc" in json.loads((run_dir / "metrics.json").read_text())
-
-
-def test_seed_zero_is_honoured(make_cfg):
-    first = train(make_cfg(["seed=0", "trainer.deterministic=true", *SHORT_RUN]))
-    second = train(make_cfg(["seed=0", "trainer.deterministic=true", *SHORT_RUN]))
-    assert first == second
 
 
 @pytest.mark.slow

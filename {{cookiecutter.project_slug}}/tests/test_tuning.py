@@ -51,6 +51,7 @@ def test_tuned_values_are_used_for_training_and_saved(make_cfg):
             *SHORT_RUN,
             # The range test needs num_training steps within max_epochs.
             "trainer.limit_train_batches=20",
+            "test=false",
         ]
     )
     train(cfg)

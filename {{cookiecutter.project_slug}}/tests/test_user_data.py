@@ -5,9 +5,9 @@ import pytest
 import torch
 from torch import nn
 
-from {{ cookiecutter.package_name }}.data.images import augment
-from {{ cookiecutter.package_name }}.data.tabular import CSVDataModule
-from {{ cookiecutter.package_name }}.data.vision import CIFAR10DataModule, MNISTDataModule, md5sum
+from {{ cookiecutter.package_name }}.data.csv_table import CSVDataModule
+from {{ cookiecutter.package_name }}.data.image_preprocessing import augment
+from {{ cookiecutter.package_name }}.data.mnist_cifar import CIFAR10DataModule, MNISTDataModule, md5sum
 from {{ cookiecutter.package_name }}.models.pretrained import replace_head
 from {{ cookiecutter.package_name }}.pipelines.build import build_data, build_task
 from {{ cookiecutter.package_name }}.tasks.classification import ClassificationTask
@@ -113,7 +113,7 @@ def test_csv_classification_from_a_text_target(make_cfg, tmp_path):
     path = write_table(tmp_path / "shapes.csv", target="class")
     cfg = make_cfg(["data=csv", f"data.path={path}", "model=mlp"])
     data = build_data(cfg.data)
-    assert data.task == "classification"
+    assert data.kind == "classification"
     assert data.class_names == ["large", "small"]
     assert data.input_shape == (3,)
     assert isinstance(build_task(cfg, data), ClassificationTask)
@@ -126,13 +126,13 @@ def test_csv_classification_from_a_text_target(make_cfg, tmp_path):
 def test_csv_regression_from_a_real_target_with_chosen_features(tmp_path):
     path = write_table(tmp_path / "volume.csv", target="real")
     data = CSVDataModule(path=str(path), target="target", features=["width", "height"])
-    assert data.task == "regression"
+    assert data.kind == "regression"
     assert (data.input_shape, data.num_outputs, data.class_names) == ((2,), 1, None)
     inputs, target = data.splits[0][0]
     assert inputs.shape == (2,)
     assert target.shape == (1,)
     assert target.dtype == torch.float32
-    assert CSVDataModule(path=str(path), task="classification").task == "classification"
+    assert CSVDataModule(path=str(path), kind="classification").kind == "classification"
 
 
 def test_csv_whole_number_target_with_few_values_is_classification(tmp_path):
@@ -140,7 +140,7 @@ def test_csv_whole_number_target_with_few_values_is_classification(tmp_path):
     rows = [f"{x:.3f},{int(x > 0) + int(x > 1)}" for x in np.linspace(-2, 2, 30)]
     path.write_text("score,grade\n" + "\n".join(rows) + "\n")
     data = CSVDataModule(path=str(path))
-    assert data.task == "classification"
+    assert data.kind == "classification"
     assert data.class_names == ["0", "1", "2"]
 
 

@@ -2,10 +2,12 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 import lightning as L
+import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, TensorDataset
 
-from ..utils.errors import ConfigError
+from ..utils.errors import ConfigError, DataError
+from .batches import BatchDataset, TensorBatches, collated
 from .preprocessing import Preprocessing
 from .sampling import EpochSampler
 
@@ -13,10 +15,11 @@ from .sampling import EpochSampler
 class DataModule(L.LightningDataModule, ABC):
     """Splits built once, loaders configured from ``configs/data``.
 
-    ``batch_size`` is the global batch: under DDP each process loads its share.
+    ``batch_size`` is the global batch: under DDP each process loads its share. A plain
+    ``TensorDataset`` split is loaded a whole batch at a time (``batches.py``).
     """
 
-    task: str = "classification"
+    kind: str = "classification"
 
     def __init__(
         self,
@@ -39,6 +42,27 @@ class DataModule(L.LightningDataModule, ABC):
     @abstractmethod
     def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:
         """Train, validation and test datasets of ``(input, target)`` pairs."""
+
+    @staticmethod
+    def split_indices(
+        count: int,
+        val_fraction: float = 0.15,
+        test_fraction: float = 0.15,
+        seed: int = 0,
+        what: str = "examples",
+        hint: str = "",
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Train, validation and test indices of ``count`` examples, at random but fixed by
+        ``seed`` rather than the run's seed, so runs with different seeds are compared on the
+        same test set; each part gets at least one. ``what`` names the examples (``images of
+        data/pets``) and ``hint`` adds advice when they are too few."""
+        order = np.random.default_rng(seed).permutation(count)
+        n_val = max(1, round(count * val_fraction))
+        n_test = max(1, round(count * test_fraction))
+        if count - n_val - n_test < 1:
+            raise DataError(f"{count} {what} are too few to split into train, val and test{hint}")
+        val, test, train = np.split(order, [n_val, n_val + n_test])
+        return train, val, test
 
     @property
     @abstractmethod
@@ -92,12 +116,15 @@ class DataModule(L.LightningDataModule, ABC):
         self.shuffle_seed = state_dict.get("shuffle_seed", self.shuffle_seed)
 
     def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
+        if type(dataset) is TensorDataset:
+            dataset = TensorBatches(*dataset.tensors)
         sampler = self._train_sampler(dataset) if shuffle else None
         return DataLoader(
             dataset,
             batch_size=self.per_device_batch_size,
             sampler=sampler,
             generator=sampler.generator if sampler else None,
+            collate_fn=collated if isinstance(dataset, BatchDataset) else None,
             num_workers=self.num_workers,
             pin_memory=self.pin_memory,
             persistent_workers=self.persistent_workers,

@@ -4,7 +4,7 @@ from sklearn.model_selection import train_test_split
 from torch.utils.data import Dataset, TensorDataset
 
 from .base import DataModule
-from .images import DIGIT_CLASSES, DIGIT_SHAPE, DigitsPreprocessing
+from .image_preprocessing import DIGIT_CLASSES, DIGIT_SHAPE, DigitsPreprocessing
 
 
 class DigitsDataModule(DataModule):
@@ -14,7 +14,7 @@ class DigitsDataModule(DataModule):
     so runs with different seeds are compared on the same test set.
     """
 
-    task = "classification"
+    kind = "classification"
 
     def __init__(
         self,

@@ -9,7 +9,7 @@ from torch.utils.data import Dataset
 
 from ..utils.errors import ConfigError, DataError
 from .base import DataModule
-from .images import IMAGE_SUFFIXES, ImagePreprocessing, augment, load_image
+from .image_preprocessing import IMAGE_SUFFIXES, ImagePreprocessing, augment, load_image
 
 # The mean and deviation of each channel are estimated from at most this many training
 # images: enough for two decimals, and quick to read before training starts.
@@ -68,7 +68,7 @@ class ImageFolderDataModule(DataModule):
     the training images' mean and deviation; the split is random, fixed by ``split_seed``.
     """
 
-    task = "classification"
+    kind = "classification"
 
     def __init__(
         self,
@@ -134,14 +134,15 @@ class ImageFolderDataModule(DataModule):
         return len(self.class_names)
 
     def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:
-        rng = np.random.default_rng(self.split_seed)
-        order = rng.permutation(len(self.files))
-        n_val = max(1, round(len(order) * self.val_fraction))
-        n_test = max(1, round(len(order) * self.test_fraction))
-        if len(order) - n_val - n_test < 1:
-            raise DataError(f"{self.path} has too few images ({len(order)}) to split in three")
-        val, test, train = np.split(order, [n_val, n_val + n_test])
-        sample = rng.permutation(train)[:STATISTICS_SAMPLE]
+        train, val, test = self.split_indices(
+            len(self.files),
+            self.val_fraction,
+            self.test_fraction,
+            self.split_seed,
+            f"images in {self.path}",
+        )
+        # The training indices are in random order already: their first ones are a sample.
+        sample = train[:STATISTICS_SAMPLE]
         mean, std = channel_statistics([self.files[i][0] for i in sample], self.size, self.mode)
         preprocessing = ImagePreprocessing(
             size=list(self.size),

@@ -80,7 +80,7 @@ class Preprocessing(ABC):
     suffixes: ClassVar[tuple[str, ...]]
     index_name: ClassVar[str] = "row"
 
-    task: str  # "classification" or "regression"
+    kind: str  # "classification" or "regression"
 
     @property
     @abstractmethod
@@ -107,7 +107,7 @@ class Preprocessing(ABC):
     def decode(self) -> nn.Module:
         """Model outputs -> the user's units: class probabilities, or values in the target's
         own units (override for regression with a target transform)."""
-        return Probabilities() if self.task == "classification" else nn.Identity()
+        return Probabilities() if self.kind == "classification" else nn.Identity()
 
     def baseline(self, inputs: torch.Tensor) -> torch.Tensor | None:
         """A model-free prediction from the model's inputs, in the model's output space, that
@@ -124,7 +124,7 @@ class Preprocessing(ABC):
         settings = [
             f"{name}={value}"
             for name, value in dataclasses.asdict(self).items()
-            if name != "task" and value is not None and not _is_statistics(value)
+            if name != "kind" and value is not None and not _is_statistics(value)
         ]
         reading = f"read each {' / '.join(self.suffixes)} file as {type(self).__name__}.read does"
         return [

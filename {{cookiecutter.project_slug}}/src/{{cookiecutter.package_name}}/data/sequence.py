@@ -2,11 +2,9 @@
 
 from pathlib import Path
 
-import numpy as np
-
 from ..utils.errors import ConfigError, DataError
 from .recordings import SUFFIXES, Recording, read_recording
-from .tables import check_columns
+from .table_preprocessing import check_columns
 from .windows import Series, SeriesDataModule
 
 
@@ -40,8 +38,8 @@ class SequenceDataModule(SeriesDataModule):
         self.roots: set[str | None] = set()
 
     @property
-    def task(self) -> str:
-        # Decided by the config alone: knowing the task reads no file.
+    def kind(self) -> str:
+        # Decided by the config alone: knowing the kind reads no file.
         return "regression" if self.label_column is None else "classification"
 
     def files(self) -> list[Path]:
@@ -94,6 +92,6 @@ class SequenceDataModule(SeriesDataModule):
             numeric=names,
             hint="choose the inputs with data.channels=[...] or name it as data.label_column",
         )
-        values = np.stack([columns[name] for name in names], axis=1).astype(np.float32)
+        values = recording.stack(names)
         labels = columns[self.label_column] if self.label_column else None
         return Series(str(path), values, labels, path.name, sampling_rate=recording.sampling_rate)

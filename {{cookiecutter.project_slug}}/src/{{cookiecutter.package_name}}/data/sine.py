@@ -14,7 +14,7 @@ class SineDataModule(SeriesDataModule):
     fixed by ``generator_seed``, not by the run's seed.
     """
 
-    task = "regression"
+    kind = "regression"
 
     def __init__(
         self,

@@ -19,9 +19,16 @@ from torch.utils.data import Dataset
 
 from ..utils.errors import ConfigError, DataError
 from .base import DataModule
-from .series import ROOT_OPTIONS, SeriesPreprocessing, cleaned_names, is_rotation, warn
-from .signal import window_starts, window_stride
-from .tables import encode_labels, label_names
+from .batches import BatchDataset, as_index
+from .series_preprocessing import (
+    ROOT_OPTIONS,
+    SeriesPreprocessing,
+    cleaned_names,
+    is_rotation,
+    warn,
+)
+from .signal import mean_std, window_starts, window_stride
+from .table_preprocessing import encode_labels, label_names
 
 CONSTANT_CHANNELS = ("warn", "drop")
 
@@ -51,7 +58,7 @@ class Series:
         )
 
 
-class WindowDataset(Dataset):
+class WindowDataset(BatchDataset):
     """Windows ``(length, F)`` over series; the target is the step ``horizon`` steps after
     the window's last (1: the next step) or the window's most frequent label. Windows are
     views into the series, so memory stays at one copy."""
@@ -91,6 +98,16 @@ class WindowDataset(Dataset):
         if self.window_labels is None:
             return window, values[start + self.length - 1 + self.horizon]
         return window, self.window_labels[item]
+
+    def __getitems__(self, items: list[int]) -> list[torch.Tensor]:
+        # A batch as slices and one stack, without the loader's call and collate per window.
+        index = as_index(items)
+        pairs = self.index.index_select(0, index).tolist()
+        windows = torch.stack([self.series[i][start : start + self.length] for i, start in pairs])
+        if self.window_labels is None:
+            ahead = self.length - 1 + self.horizon
+            return [windows, torch.stack([self.series[i][start + ahead] for i, start in pairs])]
+        return [windows, self.window_labels.index_select(0, index)]
 
 
 class SeriesDataModule(DataModule):
@@ -156,6 +173,7 @@ class SeriesDataModule(DataModule):
         self.root = root
         self.constant_channels = constant_channels
         self.min_std = min_std
+        # Where the test windows come from (their values standardised in place).
         self.test_series: list[Series] = []
 
     @abstractmethod
@@ -212,7 +230,7 @@ class SeriesDataModule(DataModule):
     @property
     def is_labelled(self) -> bool:
         """Classification windows carry labels; regression windows forecast the next step."""
-        return self.task == "classification"
+        return self.kind == "classification"
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -238,7 +256,7 @@ class SeriesDataModule(DataModule):
                 "their ROOT joint); use data.root=keep"
             )
         return SeriesPreprocessing(
-            task=self.task,
+            kind=self.kind,
             columns=columns,
             channels=cleaned_names(columns, root_columns, self.root),
             length=self.length,
@@ -256,16 +274,15 @@ class SeriesDataModule(DataModule):
     def split_series(self, series: list[Series]) -> tuple[list[Series], list[Series], list[Series]]:
         by_file = self.split == "file" or (self.split == "auto" and len(series) >= 3)
         if by_file:
-            order = np.random.default_rng(self.split_seed).permutation(len(series))
-            n_test = max(1, round(len(series) * self.test_fraction))
-            n_val = max(1, round(len(series) * self.val_fraction))
-            if len(series) - n_val - n_test < 1:
-                raise DataError(
-                    f"{len(series)} series cannot be split by file into train/val/test; "
-                    "add files or use data.split=time"
-                )
-            test, val, train = np.split(order, [n_test, n_test + n_val])
-            return tuple([series[i] for i in sorted(part)] for part in (train, val, test))
+            parts = self.split_indices(
+                len(series),
+                self.val_fraction,
+                self.test_fraction,
+                self.split_seed,
+                "series",
+                "; add files or use data.split=time",
+            )
+            return tuple([series[i] for i in sorted(part)] for part in parts)
         parts: tuple[list[Series], ...] = ([], [], [])
         for s in series:
             steps = len(s.values)
@@ -283,8 +300,7 @@ class SeriesDataModule(DataModule):
         preprocessing = self.unfitted_preprocessing()
         cleaned = [replace(s, values=preprocessing.clean(s.values, s.name)) for s in self.series]
         parts = self.split_series(cleaned)
-        train_values = np.concatenate([s.values for s in parts[0]])
-        std = train_values.std(axis=0)
+        mean, std = mean_std([s.values for s in parts[0]])
         constant = std < self.min_std
         if constant.any():
             names = [preprocessing.channels[index] for index in np.flatnonzero(constant)]
@@ -299,20 +315,22 @@ class SeriesDataModule(DataModule):
             else:
                 keep = np.flatnonzero(~constant)
                 parts = tuple([replace(s, values=s.values[:, keep]) for s in p] for p in parts)
-                train_values, std = train_values[:, keep], std[keep]
+                mean, std = mean[keep], std[keep]
                 kept = [preprocessing.channels[index] for index in keep]
                 preprocessing = replace(preprocessing, channels=kept)
         self.preprocessing = replace(
             preprocessing,
-            mean=train_values.mean(axis=0).tolist(),
+            mean=mean.tolist(),
             std=np.where(std > 0, np.maximum(std, self.min_std), 1.0).tolist(),
         )
         self.test_series = parts[2]
         encode = self.preprocessing.encode()
+        scale, shift = encode.get_buffer("scale"), encode.get_buffer("shift")
         datasets = []
         for name, part in zip(SPLITS, parts, strict=True):
-            with torch.no_grad():
-                values = [encode(torch.from_numpy(s.values).float()) for s in part]
+            # Standardised in place, as encode computes it: the cleaned copy is this data's own,
+            # and a long recording stays one copy (windows are views into it).
+            values = [torch.from_numpy(s.values).mul_(scale).add_(shift) for s in part]
             labels = None
             if self.is_labelled:
                 labels = [torch.from_numpy(encode_labels(s.labels, self.class_names)) for s in part]

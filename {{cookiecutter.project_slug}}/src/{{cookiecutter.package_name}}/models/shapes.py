@@ -1,8 +1,10 @@
 """Shape conventions shared by the models.
 
 Images arrive as ``(C, H, W)`` and sequences as ``(T, F)`` (time first), batch excluded.
-Sequence models read an image row by row: ``H`` steps of ``C * W`` features. Any model,
-a user's own too, is run once on the data's shape before a run starts (``check_forward``).
+Sequence models read an image row by row: ``H`` steps of ``C * W`` features;
+``sequence_shape`` and ``as_sequence`` let a model of your own read both (README: "Adapt a
+published model"). Any model, a user's own too, is run once on the data's shape before a
+run starts (``check_forward``).
 A model returns its prediction ``(batch, outputs)``, or a tuple that starts with it
 (``models/outputs.py``).
 """

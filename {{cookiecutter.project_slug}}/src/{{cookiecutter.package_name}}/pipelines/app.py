@@ -65,7 +65,7 @@ def describe(predictor: Predictor) -> dict[str, Any]:
     model = predictor.module[1]
     return {
         "model": f"{type(model).__module__}.{type(model).__qualname__}",
-        "task": preprocessing.task,
+        "kind": preprocessing.kind,
         "input_shape": list(preprocessing.raw_shape),
         "keys": predictor.header(),
         "classes" if predictor.is_classifier else "outputs": predictor.names,

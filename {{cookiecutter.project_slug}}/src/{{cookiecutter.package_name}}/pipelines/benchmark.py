@@ -1,13 +1,11 @@
 """What the engine costs: the training step through the task and trainer, through a bare
 LightningModule, and as a hand-written PyTorch loop, on the same model, data and batch, in one
-process, the loops alternating."""
+process, the loops alternating; and what the data loader alone costs per batch."""
 
-import contextlib
 import copy
 import json
 import resource
 import statistics
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -32,57 +30,27 @@ from ..utils.runs import point_latest
 from .build import build_data, build_task, build_trainer
 from .speed import apply_speed_flags, compile_model
 
-# Dense (no sparsity) datasheet peaks in TFLOP/s: 16-bit, TF32 and float32 matmuls. The first
-# name contained in torch.cuda.get_device_name() wins, so longer names come first.
-PEAK_TFLOPS: list[tuple[str, dict[str, float]]] = [
-    ("H100 PCIe", {"16": 756.0, "tf32": 378.0, "32": 51.0}),
-    ("H100 NVL", {"16": 835.0, "tf32": 418.0, "32": 60.0}),
-    ("H100", {"16": 989.0, "tf32": 495.0, "32": 67.0}),
-    ("H200", {"16": 989.0, "tf32": 495.0, "32": 67.0}),
-    ("A100", {"16": 312.0, "tf32": 156.0, "32": 19.5}),
-    ("L40S", {"16": 362.0, "tf32": 183.0, "32": 91.6}),
-    ("L4", {"16": 121.0, "tf32": 60.0, "32": 30.3}),
-]
-TRUE_DTYPES = {
-    "64-true": torch.float64,
-    "32-true": torch.float32,
-    "bf16-true": torch.bfloat16,
-    "16-true": torch.float16,
+LOOPS = {
+    "task": "task + trainer",
+    "bare_lightning": "bare LightningModule",
+    "raw": "hand-written loop",
 }
-MIXED_DTYPES = {"bf16-mixed": torch.bfloat16, "16-mixed": torch.float16}
 
 
-def peak_tflops(device: torch.device, precision: str, matmul_precision: str | None) -> float | None:
-    if device.type != "cuda":
-        return None
-    name = torch.cuda.get_device_name(device)
-    for known, peaks in PEAK_TFLOPS:
-        if known in name:
-            if precision.startswith(("bf16", "16")):
-                return peaks["16"]
-            return peaks["tf32"] if matmul_precision in ("high", "medium") else peaks["32"]
-    return None
-
-
-class Sync:
-    """Waits for the device, so a clock reading includes the work queued before it."""
-
-    def __init__(self, device: torch.device) -> None:
-        self.device = device
-
-    def __call__(self) -> None:
-        if self.device.type == "cuda":
-            torch.cuda.synchronize(self.device)
-        elif self.device.type == "mps":
-            torch.mps.synchronize()
+def sync(device: torch.device) -> None:
+    """Wait for the device, so a clock reading includes the work queued before it."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    elif device.type == "mps":
+        torch.mps.synchronize()
 
 
 class StepClock(L.Callback):
     """Times optimizer steps ``warmup`` to ``warmup + steps`` of a fit, batch end to batch end:
     everything the trainer, the task, its metrics, callbacks and loggers do per step."""
 
-    def __init__(self, warmup: int, steps: int, sync: Sync) -> None:
-        self.warmup, self.steps, self.sync = warmup, steps, sync
+    def __init__(self, warmup: int, steps: int) -> None:
+        self.warmup, self.steps = warmup, steps
         self.start: float | None = None
         self.seconds = 0.0
         self.samples = 0
@@ -93,10 +61,10 @@ class StepClock(L.Callback):
         if self.start is not None:
             self.samples += len(batch[0])
         if trainer.global_step == self.warmup and self.start is None:
-            self.sync()
+            sync(pl_module.device)
             self.start = time.perf_counter()
         elif trainer.global_step == self.warmup + self.steps and not self.seconds:
-            self.sync()
+            sync(pl_module.device)
             self.seconds = time.perf_counter() - self.start
 
 
@@ -106,115 +74,38 @@ def endless(loader: Any) -> Iterator[Any]:
 
 
 class RawLoop:
-    """The loop a researcher would write by hand: same model, optimizer, loss, batches, device,
-    precision, gradient accumulation and clipping; nothing else (no metrics, no logging)."""
+    """The loop a researcher writes by hand: forward, loss, backward, optimizer step, on the
+    same model, optimizer, loss and batches. It leaves out what the trainer's config may add
+    (mixed precision, gradient accumulation and clipping, metrics, logging), so compare it
+    with the default trainer (32-bit, no accumulation, no clipping)."""
 
-    def __init__(self, cfg: DictConfig, task: Task, trainer: L.Trainer, datamodule: DataModule):
-        self.device = trainer.strategy.root_device
-        self.precision = str(trainer.precision)
-        self.model = copy.deepcopy(task.model).to(self.device)
-        if self.precision in TRUE_DTYPES:
-            self.model.to(TRUE_DTYPES[self.precision])
-        elif self.precision not in MIXED_DTYPES:
-            raise ConfigError(
-                f"benchmark.py cannot hand-write trainer.precision={self.precision}; use one of "
-                f"{', '.join([*TRUE_DTYPES, *MIXED_DTYPES])}"
-            )
+    def __init__(self, cfg: DictConfig, task: Task, device: torch.device, loader: Any) -> None:
+        self.device = device
+        self.model = copy.deepcopy(task.model).to(device)
         if cfg.get("compile"):
             compile_model(self.model)
         self.optimizer = instantiate(cfg.optimizer, params=self.model.parameters())
-        self.scaler = torch.amp.GradScaler(self.device.type, enabled=self.precision == "16-mixed")
         self.loss = task.loss
-        self.accumulate = int(trainer.accumulate_grad_batches)
-        self.clip_value = trainer.gradient_clip_val
-        self.clip_by_value = trainer.gradient_clip_algorithm == "value"
-        self.batches = endless(datamodule.train_dataloader())
-
-    def autocast(self) -> contextlib.AbstractContextManager[Any]:
-        if self.precision in MIXED_DTYPES:
-            return torch.autocast(self.device.type, dtype=MIXED_DTYPES[self.precision])
-        return contextlib.nullcontext()
+        self.batches = endless(loader)
 
     def step(self) -> int:
         """One optimizer step; returns the samples it saw."""
-        samples = 0
-        for _ in range(self.accumulate):
-            inputs, targets = next(self.batches)
-            inputs = inputs.to(self.device, non_blocking=True)
-            targets = targets.to(self.device, non_blocking=True)
-            if self.precision in TRUE_DTYPES and inputs.is_floating_point():
-                inputs = inputs.to(TRUE_DTYPES[self.precision])
-            with self.autocast():
-                loss = self.loss(self.model(inputs), targets) / self.accumulate
-            self.scaler.scale(loss).backward()
-            samples += len(inputs)
-        if self.clip_value:
-            self.scaler.unscale_(self.optimizer)
-            if self.clip_by_value:
-                torch.nn.utils.clip_grad_value_(self.model.parameters(), self.clip_value)
-            else:
-                torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.clip_value)
-        self.scaler.step(self.optimizer)
-        self.scaler.update()
+        inputs, targets = next(self.batches)
+        inputs, targets = inputs.to(self.device), targets.to(self.device)
+        self.loss(self.model(inputs), targets).backward()
+        self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
-        return samples
+        return len(inputs)
 
-    def time(self, warmup: int, steps: int, sync: Sync) -> tuple[float, int]:
+    def time(self, warmup: int, steps: int) -> tuple[float, int]:
         self.model.train()
         for _ in range(warmup):
             self.step()
-        sync()
+        sync(self.device)
         start = time.perf_counter()
         samples = sum(self.step() for _ in range(steps))
-        sync()
+        sync(self.device)
         return time.perf_counter() - start, samples
-
-
-def flops_per_step(task: Task, datamodule: DataModule, device: torch.device) -> int:
-    """Forward and backward FLOPs of one batch, counted by torch on an uncompiled copy."""
-    model = copy.deepcopy(task.model).to(device)
-    inputs, _ = next(iter(datamodule.train_dataloader()))
-    with FlopCounterMode(display=False) as counter:
-        prediction(model(inputs.to(device))).sum().backward()
-    return int(counter.get_total_flops())
-
-
-def startup_seconds(project_root: Path, runs: int) -> float:
-    """Median wall time of ``python train.py --cfg job``: what every command costs at least."""
-    times = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "train.py", "--cfg", "job"],
-            cwd=project_root,
-            check=True,
-            capture_output=True,
-        )
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
-
-
-def peak_memory_mb(device: torch.device) -> float:
-    if device.type == "cuda":
-        return torch.cuda.max_memory_allocated(device) / 2**20
-    # Linux reports kilobytes, macOS bytes.
-    unit = 1 if sys.platform == "darwin" else 1024
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit / 2**20
-
-
-def summary(
-    seconds: list[float], samples: list[int], steps: int, flops: int, peak: float | None
-) -> dict[str, Any]:
-    """The median repeat's figures; every repeat's time is kept to judge the spread."""
-    median = statistics.median(seconds)
-    tflops = flops * steps / median / 1e12
-    return {
-        "step_time_ms": median / steps * 1e3,
-        "samples_per_s": statistics.median(n / t for n, t in zip(samples, seconds, strict=True)),
-        "repeat_times_s": seconds,
-        "tflops": tflops,
-        "mfu": tflops / peak if peak else None,
-    }
 
 
 class BareModule(L.LightningModule):
@@ -258,11 +149,31 @@ def fit_bare(cfg: DictConfig, bare: BareModule, datamodule: DataModule, clock: S
     trainer.fit(bare, train_dataloaders=datamodule.train_dataloader())
 
 
-LOOPS = {
-    "task": "task + trainer",
-    "bare_lightning": "bare LightningModule",
-    "raw": "hand-written loop",
-}
+def loader_seconds(datamodule: DataModule, batches: int) -> float:
+    """Seconds the training loader alone takes for ``batches`` batches, epochs chained."""
+    loader = endless(datamodule.train_dataloader())
+    next(loader)  # the first batch starts the workers, if any
+    start = time.perf_counter()
+    for _ in range(batches):
+        next(loader)
+    return time.perf_counter() - start
+
+
+def flops_per_step(task: Task, datamodule: DataModule, device: torch.device) -> int:
+    """Forward and backward FLOPs of one batch, counted by torch on an uncompiled copy."""
+    model = copy.deepcopy(task.model).to(device)
+    inputs, _ = next(iter(datamodule.train_dataloader()))
+    with FlopCounterMode(display=False) as counter:
+        prediction(model(inputs.to(device))).sum().backward()
+    return int(counter.get_total_flops())
+
+
+def peak_memory_mb(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    # Linux reports kilobytes, macOS bytes.
+    unit = 1 if sys.platform == "darwin" else 1024
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * unit / 2**20
 
 
 def time_loops(
@@ -284,13 +195,29 @@ def time_loops(
     return {name: (seconds[name], samples[name], peaks[name]) for name in loops}
 
 
-def benchmark(cfg: DictConfig, project_root: Path) -> dict[str, Any]:
+def summary(
+    seconds: list[float], samples: list[int], steps: int, flops: int, peak: float | None
+) -> dict[str, Any]:
+    """The median repeat's figures; every repeat's time is kept to judge the spread."""
+    median = statistics.median(seconds)
+    tflops = flops * steps / median / 1e12
+    return {
+        "step_time_ms": median / steps * 1e3,
+        "samples_per_s": statistics.median(n / t for n, t in zip(samples, seconds, strict=True)),
+        "repeat_times_s": seconds,
+        "tflops": tflops,
+        "mfu": tflops / peak if peak else None,
+    }
+
+
+def benchmark(cfg: DictConfig) -> dict[str, Any]:
     silence_known_warnings()
     options = cfg.benchmark
-    warmup, steps = int(options.warmup), int(options.steps)
-    if warmup < 1 or steps < 1:
+    warmup, steps, repeats = int(options.warmup), int(options.steps), int(options.repeats)
+    if warmup < 1 or steps < 1 or repeats < 1:
         raise ConfigError(
-            f"benchmark.warmup={warmup} and benchmark.steps={steps} must both be at least 1"
+            f"benchmark.warmup={warmup}, benchmark.steps={steps} and benchmark.repeats={repeats} "
+            "must all be at least 1"
         )
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     save_config(cfg, run_dir)
@@ -306,20 +233,20 @@ def benchmark(cfg: DictConfig, project_root: Path) -> dict[str, Any]:
             f"benchmark.py times one device, not {probe.world_size} processes; "
             "use trainer.devices=1 (and no DDP/FSDP strategy)"
         )
-    raw = RawLoop(cfg, task, probe, datamodule)
+    device = probe.strategy.root_device
+    raw = RawLoop(cfg, task, device, datamodule.train_dataloader())
     bare = BareModule(copy.deepcopy(task.model), task.loss, cfg.optimizer)
-    device = raw.device
-    flops = flops_per_step(task, datamodule, device) * raw.accumulate
     if cfg.get("compile"):
         compile_model(bare.model)
-    sync = Sync(device)
-    peak = options.peak_tflops or peak_tflops(device, raw.precision, cfg.get("matmul_precision"))
+    flops = flops_per_step(task, datamodule, device)
+    # MFU needs the device's peak, which torch does not report: the user gives it.
+    peak = options.peak_tflops
 
     def timed(
         fit: Callable[..., None], module: L.LightningModule
     ) -> Callable[[], tuple[float, int]]:
         def run() -> tuple[float, int]:
-            clock = StepClock(warmup, steps, sync)
+            clock = StepClock(warmup, steps)
             fit(cfg, module, datamodule, clock)
             return clock.seconds, clock.samples
 
@@ -328,36 +255,33 @@ def benchmark(cfg: DictConfig, project_root: Path) -> dict[str, Any]:
     loops: dict[str, Callable[[], tuple[float, int]]] = {
         "task": timed(fit_task, task),
         "bare_lightning": timed(fit_bare, bare),
-        "raw": lambda: raw.time(warmup, steps, sync),
+        "raw": lambda: raw.time(warmup, steps),
+        "loader": lambda: (loader_seconds(datamodule, steps), 0),
     }
-    timings = time_loops(loops, int(options.repeats), device)
+    timings = time_loops(loops, repeats, device)
     choices = HydraConfig.get().runtime.choices
     results: dict[str, Any] = {
         "model": choices.get("model"),
         "data": choices.get("data"),
         "device": torch.cuda.get_device_name(device) if device.type == "cuda" else device.type,
-        "precision": raw.precision,
-        "compile": bool(cfg.get("compile")),
+        "precision": str(probe.precision),
         "batch_size": datamodule.batch_size,
         "steps": steps,
         "warmup": warmup,
-        "repeats": int(options.repeats),
+        "repeats": repeats,
         "flops_per_step": flops,
         "peak_tflops": peak,
         "peak_memory_kind": (
             "torch.cuda.max_memory_allocated" if device.type == "cuda" else "process max RSS"
         ),
-        "startup_s": startup_seconds(project_root, int(options.startup_runs)),
+        "loader_ms_per_batch": statistics.median(timings.pop("loader")[0]) / steps * 1e3,
     }
     for name, (seconds, samples, memory) in timings.items():
         results[name] = {**summary(seconds, samples, steps, flops, peak), "peak_memory_mb": memory}
-    raw_ms = results["raw"]["step_time_ms"]
-    results["overhead_ratio"] = results["task"]["step_time_ms"] / raw_ms
-    results["lightning_ratio"] = results["bare_lightning"]["step_time_ms"] / raw_ms
-    # In milliseconds the trainer's cost is a constant per step whatever the model, which
-    # the ratio hides: a ratio near 1 needs a step long enough to dwarf it.
-    results["overhead_ms"] = results["task"]["step_time_ms"] - raw_ms
-    results["lightning_overhead_ms"] = results["bare_lightning"]["step_time_ms"] - raw_ms
+    step_ms = {name: results[name]["step_time_ms"] for name in LOOPS}
+    # What this project adds to Lightning, and what Lightning adds to a hand-written loop.
+    results["template_ratio"] = step_ms["task"] / step_ms["bare_lightning"]
+    results["lightning_ratio"] = step_ms["bare_lightning"] / step_ms["raw"]
     (run_dir / "benchmark.json").write_text(json.dumps(results, indent=2) + "\n")
     point_latest(cfg.paths.log_dir, cfg.task_name, run_dir)  # only a run that finished
     print_benchmark(results, run_dir)
@@ -369,7 +293,7 @@ def print_benchmark(results: dict[str, Any], run_dir: Path) -> None:
         title=f"{results['model']} on {results['data']}, {results['device']}, "
         f"{results['precision']}, batch {results['batch_size']}"
     )
-    for column in ("loop", "step ms", "samples/s", "TFLOP/s", "MFU", "peak MB"):
+    for column in ("loop", "step ms", "samples/s", "MFU", "peak MB"):
         table.add_column(column, justify="right")
     for name, label in LOOPS.items():
         row = results[name]
@@ -377,18 +301,15 @@ def print_benchmark(results: dict[str, Any], run_dir: Path) -> None:
             label,
             f"{row['step_time_ms']:.3f}",
             f"{row['samples_per_s']:.0f}",
-            f"{row['tflops']:.4f}",
             f"{row['mfu']:.1%}" if row["mfu"] is not None else "-",
             f"{row['peak_memory_mb']:.0f}",
         )
     console.print(table)
     console.print(
-        f"[bold]overhead ratio:[/bold] {results['overhead_ratio']:.3f} "
-        f"(task + trainer / hand-written; Lightning alone: {results['lightning_ratio']:.3f})"
+        f"[bold]task + trainer / bare Lightning:[/bold] {results['template_ratio']:.3f} "
+        f"(bare Lightning / hand-written: {results['lightning_ratio']:.3f})"
     )
-    console.print(
-        f"[bold]overhead per step:[/bold] {results['overhead_ms']:.3f} ms "
-        f"(Lightning alone: {results['lightning_overhead_ms']:.3f} ms)"
-    )
-    console.print(f"[bold]start-up (train.py --cfg job):[/bold] {results['startup_s']:.2f} s")
+    console.print(f"[bold]loader alone:[/bold] {results['loader_ms_per_batch']:.3f} ms/batch")
+    if results["peak_tflops"] is None:
+        console.print("MFU: set benchmark.peak_tflops to the device's peak TFLOP/s")
     console.print(f"[bold]results:[/bold] {run_dir / 'benchmark.json'}", soft_wrap=True)

@@ -28,6 +28,8 @@ from ..utils.channel_metrics import ChannelMetrics
 from ..utils.checkpoints import AtomicCheckpointIO
 from ..utils.config import to_container
 from ..utils.errors import ConfigError, UserError
+from ..utils.nan_guard import StopOnNonFiniteLoss
+from ..utils.resume import ResumedPlanCheck
 from ..utils.runs import LAST_CHECKPOINT
 
 
@@ -70,7 +72,7 @@ def build_task(cfg: DictConfig, datamodule: DataModule) -> Task:
     input_shape, num_outputs = tuple(datamodule.input_shape), datamodule.num_outputs
     try:
         with _plain_errors():
-            task = task_class(datamodule.task)(
+            task = task_class(datamodule.kind)(
                 model=to_container(cfg.model),
                 data=to_container(cfg.data),
                 optimizer=to_container(cfg.optimizer),
@@ -143,12 +145,17 @@ def build_trainer(cfg: DictConfig, **overrides: Any) -> L.Trainer:
         RandomStateCheckpoint(),
         LogParameterCounts(),
         InterruptCheckpoint(Path(cfg.paths.output_dir) / LAST_CHECKPOINT),
+        ResumedPlanCheck(),
         PointLatest(cfg.paths.log_dir, cfg.task_name, Path(cfg.paths.output_dir)),
         ResumedMetricHistory(),
         SavePreprocessing(Path(cfg.paths.output_dir)),
         WriteTestPredictions(Path(cfg.paths.output_dir)),
         ChannelMetrics(Path(cfg.paths.output_dir)),
     ]
+    if cfg.get("nonfinite_loss", "stop") == "stop":
+        # On with callbacks=none too: a diverging smoke test or benchmark must fail, not
+        # pass on NaN weights. nonfinite_loss=ignore is its one switch.
+        callback_list.append(StopOnNonFiniteLoss())
     configured_plugins = trainer_cfg.get("plugins")
     plugins = [
         AtomicCheckpointIO(Path(cfg.paths.output_dir)),

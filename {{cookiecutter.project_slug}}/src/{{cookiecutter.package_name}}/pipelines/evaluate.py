@@ -7,26 +7,23 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
 
 from ..utils.console import print_results, silence_known_warnings
-from ..utils.runs import checkpoint_of, point_latest
+from ..utils.runs import point_latest, trained_run
 
 
 def evaluate(cfg: DictConfig) -> dict[str, float]:
-    checkpoint = checkpoint_of(cfg.paths.log_dir, cfg.runs_of, cfg.run, cfg.ckpt_path)
+    run = trained_run(cfg)
 
     silence_known_warnings()
     import lightning as L
     from hydra.utils import instantiate
 
-    from ..tasks import load_task
     from ..utils.callbacks import WriteTestPredictions
     from ..utils.channel_metrics import ChannelMetrics
     from ..utils.plot_callback import PlotCallback
-    from .build import build_data
 
     if cfg.get("seed") is not None:
         L.seed_everything(cfg.seed, workers=True)
-    task = load_task(checkpoint)
-    datamodule = build_data(task.hparams.data)
+    task, datamodule = run.task_and_data()
     out_dir = Path(HydraConfig.get().runtime.output_dir)
     trainer = instantiate(
         cfg.trainer,
@@ -44,6 +41,6 @@ def evaluate(cfg: DictConfig) -> dict[str, float]:
         (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
         point_latest(cfg.paths.log_dir, cfg.task_name, out_dir)
         print_results(
-            "evaluation", metrics, {"checkpoint": str(checkpoint), "results": str(out_dir)}
+            "evaluation", metrics, {"checkpoint": str(run.checkpoint), "results": str(out_dir)}
         )
     return metrics

@@ -17,10 +17,10 @@ from typing import TYPE_CHECKING, Any
 from omegaconf import DictConfig
 
 from ..utils.config import CONFIG
+from ..utils.config_checks import validate
 from ..utils.console import console, silence_known_warnings
 from ..utils.errors import ConfigError, UserError
-from ..utils.runs import checkpoint_of
-from ..utils.validation import validate
+from ..utils.runs import trained_run
 
 if TYPE_CHECKING:  # torch is imported lazily: the CLI answers config errors without it
     import torch
@@ -153,9 +153,9 @@ def interface(preprocessing: Preprocessing, output: str, missing: bool) -> dict[
     """What the exported graph takes and returns, for model.json."""
     names = preprocessing.output_names
     raw = "raw examples in the units of the user's files, read as preprocess.json's steps say"
-    classifies = preprocessing.task == "classification"
+    classifies = preprocessing.kind == "classification"
     return {
-        "task": preprocessing.task,
+        "kind": preprocessing.kind,
         "input": {
             "name": INPUT_NAME,
             "shape": ["batch", *preprocessing.raw_shape],
@@ -213,7 +213,7 @@ def export(cfg: DictConfig) -> Path:
     validate(cfg)
     if cfg.format not in FORMATS:
         raise ConfigError(f"format={cfg.format} is not one of {', '.join(FORMATS)}")
-    checkpoint = checkpoint_of(cfg.paths.log_dir, cfg.runs_of, cfg.run, cfg.ckpt_path)
+    run = trained_run(cfg)
     given = Path(cfg.input) if cfg.get("input") else None
     if given is not None and not given.is_file():
         raise ConfigError(f"input={given} is not a file; give a raw input file or leave it out")
@@ -221,9 +221,7 @@ def export(cfg: DictConfig) -> Path:
     silence_known_warnings()
     import torch
 
-    from .inference import Predictor
-
-    predictor = Predictor.load(checkpoint, "cpu")
+    predictor = run.predictor("cpu")
     preprocessing = predictor.preprocessing
     synthetic = synthetic_raw(preprocessing)
     checks = [(synthetic, f"{len(synthetic)} synthetic raw examples")]
@@ -233,7 +231,7 @@ def export(cfg: DictConfig) -> Path:
     output = "probabilities" if predictor.is_classifier else "values"
     missing = accepts_missing(preprocessing.encode().eval(), preprocessing.raw_shape)
 
-    out_dir = Path(cfg.output_dir) if cfg.get("output_dir") else checkpoint.parent.parent / "export"
+    out_dir = Path(cfg.output_dir) if cfg.get("output_dir") else run.folder / "export"
     out_dir.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:
@@ -254,7 +252,7 @@ def export(cfg: DictConfig) -> Path:
                 f"{difference:.3g} > atol={cfg.atol:g} + rtol={cfg.rtol:g} x value on "
                 f"{checked_on}; nothing was written"
             )
-        checksum = sha256(checkpoint)
+        checksum = sha256(run.checkpoint)
         exports = merged_exports(out_dir, checksum, cfg.format)
         exports[cfg.format] = {
             "files": sorted(p.name for p in staging.iterdir()),
@@ -264,7 +262,7 @@ def export(cfg: DictConfig) -> Path:
             "checked_on": checked_on,
             "torch": torch.__version__,
         }
-        run_config = checkpoint.parent.parent / CONFIG
+        run_config = run.folder / CONFIG
         if run_config.is_file():
             shutil.copy(run_config, staging / CONFIG)
         description = {
@@ -276,7 +274,7 @@ def export(cfg: DictConfig) -> Path:
             **interface(preprocessing, output, missing),
             "preprocess": PREPROCESS_JSON,
             "config": CONFIG if run_config.is_file() else None,
-            "checkpoint": str(checkpoint),
+            "checkpoint": str(run.checkpoint),
             "checkpoint_sha256": checksum,
             "exports": dict(sorted(exports.items())),
         }

@@ -49,7 +49,7 @@ class Predictor:
 
     @property
     def is_classifier(self) -> bool:
-        return self.preprocessing.task == "classification"
+        return self.preprocessing.kind == "classification"
 
     def header(self) -> list[str]:
         """The columns of predictions.csv (and the keys of a served prediction)."""
@@ -84,7 +84,7 @@ def load_model(saved: dict[str, Any], path: Path) -> nn.Module:
 
 
 def header(preprocessing: Preprocessing) -> list[str]:
-    predicted = ["predicted"] if preprocessing.task == "classification" else []
+    predicted = ["predicted"] if preprocessing.kind == "classification" else []
     return ["source", preprocessing.index_name, *predicted, *preprocessing.output_names]
 
 
@@ -92,7 +92,7 @@ def rows(
     preprocessing: Preprocessing, sources: list[str], indices: list[int], outputs: torch.Tensor
 ) -> Iterable[list[Any]]:
     names = preprocessing.output_names
-    is_classifier = preprocessing.task == "classification"
+    is_classifier = preprocessing.kind == "classification"
     for source, index, values in zip(sources, indices, outputs.tolist(), strict=True):
         predicted = [names[max(range(len(values)), key=values.__getitem__)]]
         yield [source, index, *(predicted if is_classifier else []), *values]

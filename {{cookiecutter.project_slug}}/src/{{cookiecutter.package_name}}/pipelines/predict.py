@@ -12,7 +12,7 @@ from omegaconf import DictConfig
 
 from ..utils.console import console, silence_known_warnings
 from ..utils.errors import ConfigError, DataError
-from ..utils.runs import checkpoint_of, point_latest
+from ..utils.runs import point_latest, trained_run
 
 if TYPE_CHECKING:  # torch is imported lazily: the CLI answers config errors without it
     import torch
@@ -46,7 +46,7 @@ def pick_device(name: str) -> torch.device:
 
 
 def predict(cfg: DictConfig) -> Path:
-    checkpoint = checkpoint_of(cfg.paths.log_dir, cfg.runs_of, cfg.run, cfg.ckpt_path)
+    run = trained_run(cfg)
     if not Path(cfg.input).exists():
         raise DataError(f"input={cfg.input} does not exist; give a file or a folder of files")
 
@@ -54,10 +54,10 @@ def predict(cfg: DictConfig) -> Path:
     import numpy as np
     import torch
 
-    from .inference import Predictor, write_predictions
+    from .inference import write_predictions
 
     device = pick_device(cfg.device)
-    predictor = Predictor.load(checkpoint, device)
+    predictor = run.predictor(device)
     preprocessing = predictor.preprocessing
     # Every file is read before anything is written: a bad one leaves no half a table.
     examples = [preprocessing.read(file) for file in input_files(cfg.input, preprocessing.suffixes)]
@@ -76,7 +76,7 @@ def predict(cfg: DictConfig) -> Path:
     np.save(table.with_suffix(".npy"), values.numpy())
     point_latest(cfg.paths.log_dir, cfg.task_name, out_dir)
     console.print(
-        f"[bold]{len(values)} predictions[/bold] from {checkpoint} on {device}: {table}",
+        f"[bold]{len(values)} predictions[/bold] from {run.checkpoint} on {device}: {table}",
         soft_wrap=True,
     )
     return table

@@ -14,7 +14,7 @@ from omegaconf import DictConfig
 
 from ..utils.console import console, silence_known_warnings
 from ..utils.errors import ConfigError
-from ..utils.runs import checkpoint_of
+from ..utils.runs import TrainedRun, trained_run
 
 if TYPE_CHECKING:  # torch and the web stack load after the config is checked
     from .inference import Predictor
@@ -65,16 +65,15 @@ def url_of(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def load(cfg: DictConfig) -> tuple[Path, Predictor]:
+def load(cfg: DictConfig) -> tuple[TrainedRun, Predictor]:
     import torch
 
-    from .inference import Predictor
     from .predict import pick_device
 
     if cfg.threads is not None:
         torch.set_num_threads(int(cfg.threads))
-    checkpoint = checkpoint_of(cfg.paths.log_dir, cfg.runs_of, cfg.run, cfg.ckpt_path)
-    return checkpoint, Predictor.load(checkpoint, pick_device(cfg.device))
+    run = trained_run(cfg)
+    return run, run.predictor(pick_device(cfg.device))
 
 
 def serve(cfg: DictConfig, project_root: Path) -> dict[str, Any] | None:
@@ -98,7 +97,7 @@ def serve(cfg: DictConfig, project_root: Path) -> dict[str, Any] | None:
 def run_server(cfg: DictConfig) -> None:
     sock = listen(str(cfg.host), int(cfg.port))
     try:
-        checkpoint, predictor = load(cfg)
+        run, predictor = load(cfg)
 
         import uvicorn
 
@@ -108,7 +107,7 @@ def run_server(cfg: DictConfig) -> None:
 
         def ready() -> None:
             console.print(
-                f"[bold]serving[/bold] {checkpoint} on {predictor.device} at {url} "
+                f"[bold]serving[/bold] {run.checkpoint} on {predictor.device} at {url} "
                 "(POST /predict, GET /health; Ctrl+C stops)",
                 soft_wrap=True,
             )
@@ -116,7 +115,7 @@ def run_server(cfg: DictConfig) -> None:
 
         app = create_app(
             predictor,
-            {"run": checkpoint.parent.parent.name, "checkpoint": str(checkpoint)},
+            {"run": run.folder.name, "checkpoint": str(run.checkpoint)},
             max_batch_size=int(cfg.max_batch_size),
             batch_timeout_ms=float(cfg.batch_timeout_ms),
             max_inputs=int(cfg.max_inputs),

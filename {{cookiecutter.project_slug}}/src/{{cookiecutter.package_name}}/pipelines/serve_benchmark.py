@@ -161,7 +161,7 @@ def benchmark_serving(cfg: DictConfig, project_root: Path) -> dict[str, Any]:
             "benchmark_clients must list client counts of at least 1 and benchmark_requests "
             f"be at least 2 (got {clients} and {requests})"
         )
-    checkpoint, predictor = load(cfg)
+    run, predictor = load(cfg)
     body = request_body(cfg, predictor)
     try:
         examples = predictor.preprocessing.from_json(parse_inputs(body, int(cfg.max_inputs)))
@@ -169,7 +169,7 @@ def benchmark_serving(cfg: DictConfig, project_root: Path) -> dict[str, Any]:
         raise ConfigError(f"benchmark_body: {error}") from None
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     results: dict[str, Any] = {
-        "checkpoint": str(checkpoint),
+        "checkpoint": str(run.checkpoint),
         "device": str(predictor.device),
         "threads": torch.get_num_threads(),
         "examples_per_request": len(examples),
@@ -182,7 +182,7 @@ def benchmark_serving(cfg: DictConfig, project_root: Path) -> dict[str, Any]:
         # In-process, ``count`` clients' requests at their best: one call for all of them.
         per_call = time_in_process(predictor, examples.raw, count, max(requests // count, 2))
         results["in_process"][str(count)] = per_call
-    server, host, port = start_server(cfg, checkpoint, project_root, run_dir / "server")
+    server, host, port = start_server(cfg, run.checkpoint, project_root, run_dir / "server")
     try:
         for count in clients:
             results["http"][str(count)] = time_http(

@@ -19,15 +19,13 @@ from ..utils.config import (
     command_line_overrides,
     load_config,
     save_config,
-    to_container,
 )
+from ..utils.config_checks import validate
 from ..utils.console import print_config, print_results, silence_known_warnings
-from ..utils.errors import CheckpointError
 from ..utils.locks import run_lock
 from ..utils.provenance import write_provenance
 from ..utils.ranks import is_rank_zero
 from ..utils.runs import LAST_CHECKPOINT, mention_unfinished_runs
-from ..utils.validation import validate
 
 if TYPE_CHECKING:  # torch and Lightning are imported lazily, after the config is checked
     import lightning as L
@@ -45,6 +43,8 @@ def resolve_run(cfg: DictConfig) -> tuple[DictConfig, Path, Path | None]:
         resume_from = run_dir / LAST_CHECKPOINT
         cfg = apply_overrides(load_config(run_dir), command_line_overrides(exclude={"resume"}))
         cfg.resume = None
+        from ..utils.resume import check_resumable
+
         check_resumable(cfg, resume_from)
     validate(cfg)
     return cfg, run_dir, resume_from
@@ -59,24 +59,6 @@ def record_run(cfg: DictConfig, run_dir: Path, resume_from: Path | None) -> None
         save_config(cfg, run_dir)
         write_provenance(run_dir)
     print_config(cfg, save_to=run_dir / "config_tree.log")
-
-
-def check_resumable(cfg: DictConfig, checkpoint: Path) -> None:
-    """The checkpoint exists, is readable and holds the model the run's config builds."""
-    if not checkpoint.is_file():
-        raise CheckpointError(
-            f"{checkpoint} does not exist: the run stopped before its first checkpoint; "
-            "start a new run instead"
-        )
-    from ..utils.checkpoint_reader import read_checkpoint
-
-    saved_model = read_checkpoint(checkpoint)["hyper_parameters"]["model"]
-    if saved_model != to_container(cfg.model):
-        raise CheckpointError(
-            f"{checkpoint} holds a {saved_model.get('_target_')} but the run's config builds "
-            f"{cfg.model.get('_target_')}; it is a checkpoint of another model. Resume the "
-            "run it came from, or start a new run"
-        )
 
 
 def fit(

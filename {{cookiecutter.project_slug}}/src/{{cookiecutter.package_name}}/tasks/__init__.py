@@ -1,6 +1,6 @@
 """The engine: LightningModules that train any model in ``models/``.
 
-The data's ``task`` attribute picks the LightningModule, so a model never says how it is
+The data's ``kind`` attribute picks the LightningModule, so a model never says how it is
 trained and the same model trains on any data of a compatible kind.
 """
 

@@ -4,7 +4,6 @@ from typing import Any
 import lightning as L
 import torch
 from hydra.utils import instantiate
-from lightning.pytorch.trainer.states import TrainerFn
 from lightning.pytorch.utilities import rank_zero_warn
 from matplotlib.figure import Figure
 from torch import nn
@@ -13,13 +12,13 @@ from torchmetrics import MeanMetric, MetricCollection
 from ..data.preprocessing import CHECKPOINT_KEY as PREPROCESSING
 from ..models.outputs import Outputs, prediction
 from ..models.shapes import SHAPE_ERRORS, describe
-from ..utils.errors import ConfigError, NonFiniteLossError
+from ..utils.errors import ConfigError
+from ..utils.tested_outputs import CollectTestOutputs
 from .losses import build_loss, name_of
-from .schedulers import plan_changes
 
 STAGES = ("train", "val", "test")
-# What a NaN/inf training loss does: stop the run (checked every log_every_n_steps steps and
-# before validating), skip the batch (which waits for the device every step), or nothing.
+# What a NaN/inf training loss does: stop the run (utils/nan_guard.py), skip the batch
+# (which waits for the device every step), or nothing.
 NONFINITE_POLICIES = ("stop", "skip", "ignore")
 # The checkpoint entry naming the task that trained it (see Task.on_save_checkpoint).
 TASK_KIND = "task_kind"
@@ -32,6 +31,17 @@ def without_state(module: nn.Module) -> nn.Module:
         for name, buffer in list(part.named_buffers(recurse=False)):
             part.register_buffer(name, buffer, persistent=False)
     return module
+
+
+def ends_epoch(trainer: L.Trainer, batch_idx: int) -> bool:
+    """Whether the training epoch ends after batch ``batch_idx``: its loader is spent,
+    ``limit_train_batches`` or ``max_steps`` is reached, or a callback asked to stop."""
+    return (
+        trainer.is_last_batch
+        or batch_idx + 1 >= trainer.num_training_batches
+        or 0 <= trainer.max_steps <= trainer.global_step
+        or trainer.should_stop
+    )
 
 
 class Task(L.LightningModule):
@@ -87,11 +97,8 @@ class Task(L.LightningModule):
         self.losses = nn.ModuleDict(
             {f"{stage}_loss": MeanMetric(nan_strategy="disable") for stage in STAGES}
         )
-        # nonfinite_loss=stop: the training losses since the fit started, and the first step
-        # not yet checked (see stop_if_nonfinite).
-        self.loss_sum = torch.zeros(())
-        self.checked_step = 0
-        self.saved_optimizer: dict[str, Any] | None = None
+        # Training batches (one loss per example, outputs, targets) not yet in the metrics.
+        self.pending: list[tuple[torch.Tensor, torch.Tensor, torch.Tensor]] = []
 
     def build_metrics(self) -> MetricCollection:
         raise NotImplementedError
@@ -129,10 +136,6 @@ class Task(L.LightningModule):
         """
         return {}
 
-    def on_load_checkpoint(self, checkpoint: dict[str, Any]) -> None:
-        # The optimizer a resumed fit gets back, whatever the config now says.
-        self.saved_optimizer = checkpoint["hyper_parameters"]["optimizer"]
-
     def on_save_checkpoint(self, checkpoint: dict[str, Any]) -> None:
         # Some data choose their task from their config (a label column or not), so the
         # checkpoint itself says which task rebuilds it.
@@ -160,27 +163,48 @@ class Task(L.LightningModule):
     def record(
         self, stage: str, loss: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor
     ) -> None:
-        """Update the stage's loss mean and metrics with one batch.
+        """Add one batch to the stage's loss mean and metrics.
 
         They accumulate on the device and are logged as metric objects once per epoch, on
         the first batch after Lightning last computed and reset them (at the end of each
         epoch, before any epoch-end hook reads them). A ``self.log`` call on every step
         costs Lightning more bookkeeping than a small model's whole step (benchmark.py).
+        Training batches wait in ``pending`` and are added ``trainer.log_every_n_steps`` at
+        a time (``on_train_batch_end``): a torchmetrics update costs the same whatever the
+        batch size, a fifth of a small model's step.
         """
-        mean_loss, metrics = self.losses[f"{stage}_loss"], self.metrics[f"{stage}_metrics"]
-        first_batch = mean_loss.update_count == 0
+        mean_loss = self.losses[f"{stage}_loss"]
+        first_batch = mean_loss.update_count == 0 and not (stage == "train" and self.pending)
         # One value per example, so the epoch mean weighs batches by their size: with
         # nan_strategy="disable" torchmetrics 1.9 ignores a `weight` argument.
-        mean_loss.update(loss.detach().expand(len(targets)))
-        metrics.update(self.metric_inputs(outputs.detach()), targets)
+        losses = loss.detach().expand(len(targets))
+        if stage == "train":
+            self.pending.append((losses, outputs.detach(), targets))
+        else:
+            self.update_metrics(stage, losses, outputs.detach(), targets)
         if first_batch:
+            metrics = self.metrics[f"{stage}_metrics"]
             self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=True)
             self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train")
 
+    def update_metrics(
+        self, stage: str, losses: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor
+    ) -> None:
+        """Add examples to the stage's loss mean (one loss each) and metrics."""
+        self.losses[f"{stage}_loss"].update(losses)
+        self.metrics[f"{stage}_metrics"].update(self.metric_inputs(outputs), targets)
+
+    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
+        # Before the epoch ends: Lightning computes the epoch's metrics before any hook.
+        due = len(self.pending) >= self.trainer.log_every_n_steps
+        if self.pending and (due or ends_epoch(self.trainer, batch_idx)):
+            losses, outputs, targets = (torch.cat(part) for part in zip(*self.pending, strict=True))
+            self.pending.clear()
+            self.update_metrics("train", losses, outputs, targets)
+
     def training_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor | None:
         loss, outputs = self.loss_and_outputs(batch)
-        policy = self.hparams.nonfinite_loss
-        if policy == "skip" and not torch.isfinite(loss):
+        if self.hparams.nonfinite_loss == "skip" and not torch.isfinite(loss):
             rank_zero_warn(
                 f"skipped the batch: train/loss is {loss.item()} at step {self.global_step} "
                 f"(epoch {self.current_epoch})"
@@ -188,81 +212,19 @@ class Task(L.LightningModule):
             # Neither the epoch's metrics nor the weights see it: Lightning skips backward
             # and the optimizer step for a None loss.
             return None
-        if policy == "stop":
-            # Summed on the device and checked every few steps (stop_if_nonfinite): a NaN or
-            # inf in any term makes the sum non-finite, and no step waits for the device.
-            self.loss_sum = loss.detach() + self.loss_sum
         self.record("train", loss, outputs, batch[1])
         return loss
-
-    def on_train_start(self) -> None:
-        self.loss_sum = torch.zeros((), device=self.device)
-        self.checked_step = self.global_step
-        if self.trainer.ckpt_path:
-            self.warn_if_plan_changed()
-
-    def warn_if_plan_changed(self) -> None:
-        """A resumed fit gets its optimizer and scheduler back from the checkpoint, so a value
-        changed on the command line (a longer trainer.max_epochs under a cosine schedule, a
-        new optimizer.lr) would otherwise be ignored without a word."""
-        changes = plan_changes(self.saved_optimizer, self.hparams.optimizer, "optimizer")
-        if self.trainer.lr_scheduler_configs:
-            restored = self.trainer.lr_scheduler_configs[0].scheduler
-            # A second optimizer and scheduler, made only to read what the config now plans.
-            fresh = self.configure_optimizers()["lr_scheduler"]["scheduler"]
-            changes += plan_changes(restored.state_dict(), fresh.state_dict(), "scheduler")
-            planned_steps = getattr(restored, "total_steps", None)
-            if planned_steps is not None and fresh.total_steps > planned_steps:
-                raise ConfigError(
-                    f"the checkpoint's {type(restored).__name__} plans {planned_steps} steps and "
-                    f"cannot step past them, but this run needs {fresh.total_steps}; resume "
-                    "with the run's own trainer.max_epochs, or start a new run"
-                )
-        if changes:
-            rank_zero_warn(
-                "resumed with the optimizer and learning-rate schedule saved in the checkpoint; "
-                f"the config's new plan ({', '.join(changes)}) takes effect only in a new run"
-            )
-
-    def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
-        if self.trainer.is_last_batch or (batch_idx + 1) % self.trainer.log_every_n_steps == 0:
-            self.stop_if_nonfinite()
-
-    def on_validation_start(self) -> None:
-        # Validation can run mid-epoch (trainer.val_check_interval); a checkpoint follows it.
-        if self.trainer.state.fn == TrainerFn.FITTING and not self.trainer.sanity_checking:
-            self.stop_if_nonfinite()
-
-    def on_train_end(self) -> None:
-        self.stop_if_nonfinite()
-
-    def stop_if_nonfinite(self) -> None:
-        """Raise before a non-finite loss reaches validation and the checkpoints.
-
-        Every process checks at the same steps and they agree (one small all-reduce), so
-        under DDP all of them stop together rather than leaving the others waiting. An
-        epoch's last batch and the validation after it ask twice; the second has nothing new.
-        """
-        if self.hparams.nonfinite_loss != "stop" or self.checked_step == self.global_step:
-            return
-        finite = bool(torch.isfinite(self.loss_sum))
-        if not self.trainer.strategy.reduce_boolean_decision(not finite, all=False):
-            self.checked_step = self.global_step
-            return
-        first, last = self.checked_step, self.global_step - 1
-        steps = f"at step {last}" if first == last else f"in steps {first}-{last}"
-        value = "non-finite in another process" if finite else self.loss_sum.item()
-        raise NonFiniteLossError(
-            f"train/loss is {value} {steps} (epoch {self.current_epoch}); "
-            "stopped and kept the last good checkpoint. Lower optimizer.lr, clip gradients "
-            "(trainer.gradient_clip_val=1.0), or skip such batches (nonfinite_loss=skip)"
-        )
 
     def validation_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor:
         return self.step(batch, "val")[0]
 
+    def configure_callbacks(self) -> list[L.Callback]:
+        # Whatever trainer tests the task, one collector keeps the test outputs that the
+        # figures, test_predictions.csv and channel_metrics.csv read.
+        return [CollectTestOutputs()]
+
     def test_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> dict[str, torch.Tensor]:
-        # The outputs are for callbacks: TestPredictions writes them to test_predictions.csv.
+        # The outputs are for callbacks: CollectTestOutputs keeps them in the user's units.
         loss, outputs = self.step(batch, "test")
         return {"loss": loss, "outputs": outputs.detach()}
 

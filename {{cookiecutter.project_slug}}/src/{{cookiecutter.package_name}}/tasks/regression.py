@@ -5,6 +5,7 @@ from matplotlib.figure import Figure
 from torch import nn
 from torchmetrics import MeanAbsoluteError, MetricCollection, R2Score
 
+from ..utils.tested_outputs import collected_test_outputs
 from .base import Task, without_state
 
 # A series plot shows this many test windows; scatter plots at most this many points.
@@ -23,9 +24,6 @@ class RegressionTask(Task):
 
     def __init__(self, **hparams: Any) -> None:
         super().__init__(**hparams)
-        self.test_outputs: list[torch.Tensor] = []
-        self.test_targets: list[torch.Tensor] = []
-        self.test_inputs: list[torch.Tensor] = []  # a few series windows, for the plot
         # Seconds between a series' steps, when the data knows its sampling rate, and how
         # many steps after a window's last its target lies.
         self.seconds_per_step: float | None = None
@@ -48,42 +46,27 @@ class RegressionTask(Task):
         # R2Score infers the outputs (torchmetrics >= 1.5) and averages their scores.
         return MetricCollection({"mae": MeanAbsoluteError(), "r2": R2Score()})
 
-    def record(
-        self, stage: str, loss: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor
+    def update_metrics(
+        self, stage: str, losses: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor
     ) -> None:
         # The loss stays standardised (every output weighs alike); the metrics are in units.
-        super().record(stage, loss, self.to_units(outputs.detach()), self.to_units(targets))
-
-    def on_test_epoch_start(self) -> None:
-        self.test_outputs.clear()
-        self.test_targets.clear()
-        self.test_inputs.clear()
-
-    def test_step(
-        self, batch: tuple[torch.Tensor, torch.Tensor], batch_idx: int
-    ) -> dict[str, torch.Tensor]:
-        loss, outputs = self.step(batch, "test")
-        self.test_outputs.append(self.to_units(outputs.detach()).float().cpu())
-        self.test_targets.append(self.to_units(batch[1]).float().cpu())
-        if not self.test_inputs and batch[0].dim() == 3:
-            # Forecast windows hold the channels they forecast, so decode() gives their units.
-            self.test_inputs.append(self.to_units(batch[0][:PLOTTED_SAMPLES]).float().cpu())
-        return {"loss": loss, "outputs": outputs.detach()}
+        super().update_metrics(stage, losses, self.to_units(outputs), self.to_units(targets))
 
     def test_figures(self) -> dict[str, Figure]:
-        if not self.test_outputs:
+        collected = collected_test_outputs(self.trainer)
+        if collected is None:
             return {}
-        outputs, targets = torch.cat(self.test_outputs), torch.cat(self.test_targets)
+        outputs, targets = collected.get("outputs"), collected.get("targets")
+        if outputs is None or targets is None:
+            return {}
+        inputs = collected.get("inputs")
         # A table's rows are unrelated examples; a series' windows follow each other in time.
-        if not self.test_inputs:
+        if inputs is None or inputs.dim() != 3:
             return {"predictions": table_figure(outputs, targets, self.output_names)}
+        # Forecast windows hold the channels they forecast, so decode() gives their units.
+        windows = self.to_units(inputs[:PLOTTED_SAMPLES].to(self.device)).float().cpu()
         figure = series_figure(
-            outputs,
-            targets,
-            self.test_inputs[0],
-            self.output_names,
-            self.seconds_per_step,
-            self.horizon,
+            outputs, targets, windows, self.output_names, self.seconds_per_step, self.horizon
         )
         return {"predictions": figure}
 

@@ -14,6 +14,7 @@ from ..data.preprocessing import FILE as PREPROCESSING_FILE
 from ..pipelines.inference import write_predictions
 from .loggers import RunCSVLogger
 from .runs import has_checkpoint, point_latest
+from .tested_outputs import collected_test_outputs
 
 
 class RandomStateCheckpoint(L.Callback):
@@ -149,46 +150,18 @@ class WriteTestPredictions(L.Callback):
 
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / self.FILE
-        self.outputs: list[torch.Tensor] = []
-        self.decode: torch.nn.Module | None = None
-
-    def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.outputs = []
-        self.decode = None
-        datamodule = trainer.datamodule
-        if datamodule is not None and datamodule.preprocessing and datamodule.test_keys():
-            self.decode = datamodule.preprocessing.decode().to(pl_module.device)
-
-    def on_test_batch_end(
-        self,
-        trainer: L.Trainer,
-        pl_module: L.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-        dataloader_idx: int = 0,
-    ) -> None:
-        if self.decode is not None and isinstance(outputs, dict) and "outputs" in outputs:
-            self.outputs.append(self.decode(outputs["outputs"]).float())
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.decode is None or not self.outputs:
+        collected = collected_test_outputs(trainer)
+        datamodule = trainer.datamodule
+        if collected is None or datamodule is None or not datamodule.preprocessing:
             return
-        outputs = torch.cat(self.outputs)
-        if trainer.world_size > 1:
-            # Lightning's DistributedSampler deals test examples out in turn (padded to equal
-            # shares): interleaving the processes' outputs restores the test order.
-            gathered = pl_module.all_gather(outputs)
-            outputs = gathered.transpose(0, 1).reshape(-1, *outputs.shape[1:])
-        if trainer.is_global_zero:
-            sources, indices = trainer.datamodule.test_keys() or ([], [])
-            # trainer.limit_test_batches tests only the first examples.
-            tested = min(len(outputs), len(sources))
-            write_predictions(
-                self.path,
-                trainer.datamodule.preprocessing,
-                sources[:tested],
-                indices[:tested],
-                outputs[:tested].cpu(),
-            )
-        self.outputs = []
+        keys, outputs = datamodule.test_keys(), collected.get("outputs")
+        if not keys or outputs is None or not trainer.is_global_zero:
+            return
+        sources, indices = keys
+        # trainer.limit_test_batches tests only the first examples.
+        count = min(len(outputs), len(sources))
+        write_predictions(
+            self.path, datamodule.preprocessing, sources[:count], indices[:count], outputs[:count]
+        )

@@ -8,13 +8,13 @@ data has one), logs ``test/baseline_mae`` and prints one line comparing the two.
 
 import csv
 from pathlib import Path
-from typing import Any
 
 import lightning as L
 import torch
 from torchmetrics.functional import r2_score
 
 from .console import console
+from .tested_outputs import collected_test_outputs
 
 FILE = "channel_metrics.csv"
 
@@ -22,47 +22,17 @@ FILE = "channel_metrics.csv"
 class ChannelMetrics(L.Callback):
     def __init__(self, run_dir: Path) -> None:
         self.path = run_dir / FILE
-        self.parts: dict[str, list[torch.Tensor]] = {}
-        self.decode: torch.nn.Module | None = None
-
-    def on_test_epoch_start(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        self.parts = {"outputs": [], "targets": [], "baseline": []}
-        self.decode = None
-        preprocessing = trainer.datamodule.preprocessing if trainer.datamodule else None
-        if getattr(pl_module, "kind", None) == "regression" and preprocessing is not None:
-            self.preprocessing = preprocessing
-            self.decode = preprocessing.decode().to(pl_module.device)
-
-    def on_test_batch_end(
-        self,
-        trainer: L.Trainer,
-        pl_module: L.LightningModule,
-        outputs: Any,
-        batch: Any,
-        batch_idx: int,
-        dataloader_idx: int = 0,
-    ) -> None:
-        if self.decode is None or not (isinstance(outputs, dict) and "outputs" in outputs):
-            return
-        inputs, targets = batch
-        self.parts["outputs"].append(self.decode(outputs["outputs"]).float())
-        self.parts["targets"].append(self.decode(targets).float())
-        baseline = self.preprocessing.baseline(inputs)
-        if baseline is not None:
-            self.parts["baseline"].append(self.decode(baseline).float())
 
     def on_test_epoch_end(self, trainer: L.Trainer, pl_module: L.LightningModule) -> None:
-        if self.decode is None or not self.parts["outputs"]:
+        collected = collected_test_outputs(trainer)
+        if collected is None or collected.preprocessing is None or not collected.regression:
             return
-        # Every process's share (DDP): the same numbers on each, so all log alike.
-        joined = {
-            name: pl_module.all_gather(torch.cat(parts)).reshape(-1, *parts[0].shape[1:]).cpu()
-            for name, parts in self.parts.items()
-            if parts
-        }
-        outputs, targets = joined["outputs"], joined["targets"]
-        baseline = joined.get("baseline")
-        names = self.preprocessing.output_names
+        # Every process's share (DDP) is in them: the same numbers on each, so all log alike.
+        outputs, targets = collected.get("outputs"), collected.get("targets")
+        if outputs is None or targets is None:
+            return
+        baseline = collected.get("baseline")
+        names = collected.preprocessing.output_names
         mae = (outputs - targets).abs().mean(dim=0)
         r2 = r2_score(outputs, targets, multioutput="raw_values") if len(targets) > 1 else None
         baseline_mae = None if baseline is None else (baseline - targets).abs().mean(dim=0)
@@ -73,7 +43,6 @@ class ChannelMetrics(L.Callback):
             self.write(names, mae, r2, baseline_mae)
             if baseline_mae is not None:
                 self.compare(float(mae.mean()), float(baseline_mae.mean()))
-        self.parts = {}
 
     def write(
         self,

@@ -4,12 +4,23 @@ import os
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+from omegaconf import DictConfig
 
 from .errors import CheckpointError, ConfigError, UserError
 from .locks import is_locked
 from .ranks import is_rank_zero
+
+if TYPE_CHECKING:  # torch and Lightning load only once the run is found
+    import torch
+
+    from ..data.base import DataModule
+    from ..pipelines.inference import Predictor
+    from ..tasks import Task
 
 RUNS = "runs"
 MULTIRUNS = "multiruns"
@@ -200,6 +211,38 @@ def checkpoint_of(log_dir: str, runs_of: str | None, run: str, ckpt_path: str | 
     if not path.is_file():
         raise CheckpointError(f"{run_dir} has no {BEST_CHECKPOINT}; pass ckpt_path=<file>")
     return path
+
+
+@dataclass(frozen=True)
+class TrainedRun:
+    """The checkpoint eval, predict, export and serve use, and what they build from it."""
+
+    checkpoint: Path
+
+    @property
+    def folder(self) -> Path:
+        """The run folder of a run's ``checkpoints/best.ckpt`` (or of a ``ckpt_path=``)."""
+        return self.checkpoint.parent.parent
+
+    def predictor(self, device: "str | torch.device" = "cpu") -> "Predictor":
+        """The model from raw inputs to the user's units, without Lightning or the data."""
+        from ..pipelines.inference import Predictor
+
+        return Predictor.load(self.checkpoint, device)
+
+    def task_and_data(self) -> "tuple[Task, DataModule]":
+        """The task and the data as the run was configured, to test it again."""
+        from ..pipelines.build import build_data
+        from ..tasks import load_task
+
+        task = load_task(self.checkpoint)
+        return task, build_data(task.hparams.data)
+
+
+def trained_run(cfg: DictConfig) -> TrainedRun:
+    """The run a launcher's ``run=``, ``runs_of=`` and ``ckpt_path=`` name; a bad one fails
+    here, before torch loads."""
+    return TrainedRun(checkpoint_of(cfg.paths.log_dir, cfg.runs_of, cfg.run, cfg.ckpt_path))
 
 
 def run_dir_resolver(log_dir: str, task_name: str, resume: str | None) -> str:

@@ -136,7 +136,7 @@ class TablePreprocessing(Preprocessing):
     suffixes = (".csv", ".npy", ".pt")
     index_name = "row"
 
-    task: str
+    kind: str
     features: list[str]
     mean: list[float]
     std: list[float]
@@ -214,6 +214,6 @@ class TablePreprocessing(Preprocessing):
         return nn.Sequential(FillMissing(self.mean), Affine.standardise(self.mean, self.std))
 
     def decode(self) -> nn.Module:
-        if self.task == "classification":
+        if self.kind == "classification":
             return super().decode()
         return Affine(self.target_std, self.target_mean)

@@ -22,7 +22,7 @@ from ..utils.ranks import is_rank_zero
 from .preprocessing import Affine, Examples, Preprocessing, as_tensor
 from .recordings import SUFFIXES, read_recording
 from .signal import interpolate_gaps, lowpass, unwrap_angles
-from .tables import check_columns
+from .table_preprocessing import check_columns
 
 # BVH files, and the mocap tools that export CSV, give Euler angles in degrees.
 ROTATION_PERIOD = 360.0
@@ -59,7 +59,7 @@ class SeriesPreprocessing(Preprocessing):
     suffixes = SUFFIXES
     index_name = "start_frame"
 
-    task: str
+    kind: str
     columns: list[str]  # read from every recording, in this order
     channels: list[str]  # what the model sees (and forecasts), after cleaning
     length: int
@@ -81,7 +81,7 @@ class SeriesPreprocessing(Preprocessing):
 
     @property
     def output_names(self) -> list[str]:
-        if self.task == "classification":
+        if self.kind == "classification":
             assert self.class_names is not None
             return self.class_names
         return self.channels
@@ -92,27 +92,38 @@ class SeriesPreprocessing(Preprocessing):
 
     def clean(self, values: np.ndarray, name: str) -> np.ndarray:
         """A recording's columns ``(T, columns)`` -> the model's channels ``(T, channels)``,
-        in their own units (not yet standardised)."""
-        values = values.astype(np.float64, copy=True)
-        for index, column in enumerate(self.columns):
-            if column in self.unwrap:
-                values[:, index] = unwrap_angles(values[:, index], ROTATION_PERIOD)
-        values = interpolate_gaps(values, name)
-        if self.root == "velocity":
-            for index, column in enumerate(self.columns):
-                if column in self.root_columns:
-                    values[:, index] = np.diff(values[:, index], prepend=values[0, index])
+        float32 in their own units (not yet standardised). ``values`` is left as it was:
+        the channels are picked into one copy, which every step then cleans in place (a
+        long recording is not copied again; each channel is cleaned on its own, so picking
+        them first changes no number)."""
+        if self.cutoff is not None and self.sampling_rate is None:
+            raise ConfigError(
+                "data.cutoff needs the sampling rate: set data.sampling_rate (Hz); "
+                "BVH files give it in their header"
+            )
+        removed = self.root_columns if self.root == "remove" else []
+        kept = [column for column in self.columns if column not in removed]
         names = cleaned_names(self.columns, self.root_columns, self.root)
-        if self.root == "remove":
-            values = values[:, [self.columns.index(name) for name in names]]
+        origin = dict(zip(names, kept, strict=True))
+        columns = [origin[channel] for channel in self.channels]
+        index = [self.columns.index(column) for column in columns]
+        if index == list(range(values.shape[1])):
+            cleaned = values.astype(np.float32)
+        else:
+            cleaned = values[:, index].astype(np.float32, copy=False)
+        for position, column in enumerate(columns):
+            if column in self.unwrap:
+                cleaned[:, position] = unwrap_angles(cleaned[:, position], ROTATION_PERIOD)
+        interpolate_gaps(cleaned, name, copy=False, names=columns)
+        if self.root == "velocity":
+            for position, column in enumerate(columns):
+                if column in self.root_columns:
+                    change = np.diff(cleaned[:, position], prepend=cleaned[0, position])
+                    cleaned[:, position] = change
         if self.cutoff is not None:
-            if self.sampling_rate is None:
-                raise ConfigError(
-                    "data.cutoff needs the sampling rate: set data.sampling_rate (Hz); "
-                    "BVH files give it in their header"
-                )
-            values = lowpass(values, self.cutoff, self.order, self.sampling_rate, name)
-        return values[:, [names.index(channel) for channel in self.channels]]
+            assert self.sampling_rate is not None
+            lowpass(cleaned, self.cutoff, self.order, self.sampling_rate, name, copy=False)
+        return cleaned
 
     def columns_of(self, path: Path, columns: dict[str, np.ndarray]) -> np.ndarray:
         """The recording's values ``(T, columns)``, in this preprocessing's column order."""
@@ -157,7 +168,7 @@ class SeriesPreprocessing(Preprocessing):
         return Affine.standardise(self.mean, self.std)
 
     def decode(self) -> nn.Module:
-        if self.task == "classification":
+        if self.kind == "classification":
             return super().decode()
         # The forecast step, back in each channel's own units.
         return Affine(self.std, self.mean)
@@ -182,4 +193,4 @@ class SeriesPreprocessing(Preprocessing):
 
     def baseline(self, inputs: torch.Tensor) -> torch.Tensor | None:
         """Persistence: the forecast step taken to be the window's last (in model space)."""
-        return inputs[:, -1, :] if self.task == "regression" else None
+        return inputs[:, -1, :] if self.kind == "regression" else None

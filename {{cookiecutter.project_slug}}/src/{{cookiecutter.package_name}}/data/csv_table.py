@@ -10,7 +10,7 @@ from torch.utils.data import Dataset, TensorDataset
 from ..utils.errors import ConfigError, DataError
 from .base import DataModule
 from .preprocessing import Affine
-from .tables import (
+from .table_preprocessing import (
     TablePreprocessing,
     check_columns,
     encode_labels,
@@ -19,14 +19,14 @@ from .tables import (
     read_csv,
 )
 
-TASKS = ("auto", "classification", "regression")
+KINDS = ("auto", "classification", "regression")
 
 
 class CSVDataModule(DataModule):
     """Rows of a CSV file: ``features`` (default: every column but the target) in,
     ``target`` (default: the last column) out.
 
-    ``task: auto`` classifies when the target is text, or whole numbers with at most
+    ``kind: auto`` classifies when the target is text, or whole numbers with at most
     ``max_classes`` distinct values, and regresses otherwise. Features are standardised
     and missing ones filled with the mean, and regression targets standardised, all with
     statistics of the training rows only (``TablePreprocessing``).
@@ -37,7 +37,7 @@ class CSVDataModule(DataModule):
         path: str | None = None,
         target: str | None = None,
         features: list[str] | None = None,
-        task: str = "auto",
+        kind: str = "auto",
         max_classes: int = 20,
         val_fraction: float = 0.15,
         test_fraction: float = 0.15,
@@ -50,11 +50,11 @@ class CSVDataModule(DataModule):
         self.path = Path(path)
         if not self.path.is_file():
             raise DataError(f"data.path={path} is not a file")
-        if task not in TASKS:
-            raise ConfigError(f"data.task must be one of {', '.join(TASKS)}, got {task!r}")
+        if kind not in KINDS:
+            raise ConfigError(f"data.kind must be one of {', '.join(KINDS)}, got {kind!r}")
         self.target = target
         self.features = features
-        self.task_option = task
+        self.kind_option = kind
         self.max_classes = max_classes
         self.val_fraction = val_fraction
         self.test_fraction = test_fraction
@@ -88,9 +88,9 @@ class CSVDataModule(DataModule):
         return self.columns[self.target_name(self.columns)]
 
     @cached_property
-    def task(self) -> str:
-        if self.task_option != "auto":
-            return self.task_option
+    def kind(self) -> str:
+        if self.kind_option != "auto":
+            return self.kind_option
         target = self.target_values
         if not is_numeric(target):
             return "classification"
@@ -104,11 +104,11 @@ class CSVDataModule(DataModule):
 
     @property
     def num_outputs(self) -> int:
-        return len(self.class_names) if self.task == "classification" else 1
+        return len(self.class_names) if self.kind == "classification" else 1
 
     @cached_property
     def class_names(self) -> list[str] | None:
-        return label_names(self.target_values) if self.task == "classification" else None
+        return label_names(self.target_values) if self.kind == "classification" else None
 
     def fit_preprocessing(self, features: torch.Tensor, targets: torch.Tensor | None) -> None:
         """Statistics of the training rows: ``features`` and, for regression, ``targets``."""
@@ -122,7 +122,7 @@ class CSVDataModule(DataModule):
                 "target_std": float(targets.std().clamp_min(1e-8)),
             }
         self.preprocessing = TablePreprocessing(
-            task=self.task,
+            kind=self.kind,
             features=self.feature_names,
             mean=mean.tolist(),
             std=torch.where(std > 0, std, 1.0).tolist(),
@@ -136,16 +136,18 @@ class CSVDataModule(DataModule):
             np.stack([self.columns[name] for name in self.feature_names], axis=1),
             dtype=torch.float32,
         )
-        order = np.random.default_rng(self.split_seed).permutation(len(features))
-        n_val = max(1, round(len(order) * self.val_fraction))
-        n_test = max(1, round(len(order) * self.test_fraction))
-        if len(order) - n_val - n_test < 1:
-            raise DataError(f"{self.path} has too few rows ({len(order)}) to split in three")
-        val, test, train = (
-            torch.from_numpy(part) for part in np.split(order, [n_val, n_val + n_test])
+        train, val, test = (
+            torch.from_numpy(part)
+            for part in self.split_indices(
+                len(features),
+                self.val_fraction,
+                self.test_fraction,
+                self.split_seed,
+                f"rows of {self.path}",
+            )
         )
         self.rows = {"train": train.tolist(), "val": val.tolist(), "test": test.tolist()}
-        if self.task == "classification":
+        if self.kind == "classification":
             self.fit_preprocessing(features[train], None)
             targets = torch.from_numpy(encode_labels(self.target_values, self.class_names))
         else:
@@ -157,7 +159,7 @@ class CSVDataModule(DataModule):
         assert isinstance(preprocessing, TablePreprocessing)
         with torch.no_grad():
             inputs = preprocessing.encode()(features)
-            if self.task == "regression":
+            if self.kind == "regression":
                 # The model learns standardised targets; decode() brings them back.
                 targets = Affine.standardise(preprocessing.target_mean, preprocessing.target_std)(
                     values

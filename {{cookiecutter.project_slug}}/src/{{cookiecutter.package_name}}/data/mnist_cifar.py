@@ -21,7 +21,7 @@ from torch.utils.data import Dataset
 
 from ..utils.errors import DataError
 from .base import DataModule
-from .images import ImageDataset, ImagePreprocessing
+from .image_preprocessing import ImageDataset, ImagePreprocessing
 
 
 def read_idx(path: Path) -> torch.Tensor:

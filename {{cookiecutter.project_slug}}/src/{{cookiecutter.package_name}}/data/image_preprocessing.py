@@ -18,9 +18,9 @@ import torch
 import torch.nn.functional as F
 from PIL import Image
 from torch import nn
-from torch.utils.data import Dataset
 
 from ..utils.errors import DataError
+from .batches import BatchDataset, as_index
 from .preprocessing import Affine, Examples, Preprocessing, as_tensor, load_array, read_array
 
 # The image formats an image folder holds and predict.py reads (all through Pillow).
@@ -100,7 +100,7 @@ class ImagePreprocessing(Preprocessing):
     std: list[float]
     classes: list[str]
     root: str | None = None
-    task: str = "classification"
+    kind: str = "classification"
 
     @property
     def raw_shape(self) -> tuple[int, ...]:
@@ -153,19 +153,34 @@ class ImagePreprocessing(Preprocessing):
 
 def augment(image: torch.Tensor, crop_padding: int, flip: bool) -> torch.Tensor:
     """Random crop of the original size from a zero-padded image, and a random mirror."""
+    return augment_batch(image.unsqueeze(0), crop_padding, flip)[0]
+
+
+def augment_batch(images: torch.Tensor, crop_padding: int, flip: bool) -> torch.Tensor:
+    """``augment`` of each image ``(N, C, H, W)``, drawn for each: one gather of the pixels
+    every crop and mirror picks, rather than a crop and a flip per image."""
+    if not (crop_padding or flip):
+        return images
+    count, channels, height, width = images.shape
+    rows = torch.arange(height).expand(count, height)
+    columns = torch.arange(width).expand(count, width)
     if crop_padding:
-        _, height, width = image.shape
-        padded = F.pad(image, (crop_padding,) * 4)
-        top, left = torch.randint(0, 2 * crop_padding + 1, (2,)).tolist()
-        image = padded[:, top : top + height, left : left + width]
-    if flip and torch.rand(()) < 0.5:
-        image = image.flip(-1)
-    return image
+        images = F.pad(images, (crop_padding,) * 4)
+        top, left = torch.randint(0, 2 * crop_padding + 1, (2, count, 1))
+        rows, columns = rows + top, columns + left
+    if flip:
+        columns = torch.where(torch.rand(count, 1) < 0.5, columns.flip(-1), columns)
+    return images[
+        torch.arange(count)[:, None, None, None],
+        torch.arange(channels)[None, :, None, None],
+        rows[:, None, :, None],
+        columns[:, None, None, :],
+    ]
 
 
-class ImageDataset(Dataset):
+class ImageDataset(BatchDataset):
     """``(image, label)`` pairs from uint8 images ``(N, C, H, W)``, kept as bytes in memory
-    and encoded (and augmented, for training) one at a time."""
+    and encoded (and augmented, for training) a batch at a time."""
 
     def __init__(
         self,
@@ -184,9 +199,12 @@ class ImageDataset(Dataset):
     def __len__(self) -> int:
         return len(self.labels)
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
-        image = augment(self.images[index].float(), self.crop_padding, self.flip)
-        return self.encode(image), self.labels[index]
+    def __getitems__(self, indices: list[int]) -> list[torch.Tensor]:
+        index = as_index(indices)
+        images = augment_batch(
+            self.images.index_select(0, index).float(), self.crop_padding, self.flip
+        )
+        return [self.encode(images), self.labels.index_select(0, index)]
 
 
 DIGIT_SHAPE = (1, 8, 8)
@@ -199,7 +217,7 @@ class DigitsPreprocessing(Preprocessing):
 
     suffixes = (".npy", ".pt", ".csv")
 
-    task: str = "classification"
+    kind: str = "classification"
 
     @property
     def raw_shape(self) -> tuple[int, ...]:
