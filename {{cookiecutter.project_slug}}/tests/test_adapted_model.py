@@ -2,16 +2,13 @@
 project, train on the sine series with ``train.py``, and the model-by-data tests take the
 new model up by themselves: it trains on every data it can read and a table is refused."""
 
-import os
 import re
 import shlex
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import PROJECT, copy_project
+from .conftest import PROJECT, copy_project, run_python
 
 SECTION = re.search(
     r"^### Adapt a published model\n(.*?)^##", (PROJECT / "README.md").read_text(), re.M | re.S
@@ -29,18 +26,6 @@ BUDGET = [
     "callbacks.model_summary=null",
 ]
 DATA = ["digits", "sine", "sequence", "mnist", "cifar10", "image_folder", "csv"]
-
-
-def python_in(project: Path, *arguments: str) -> subprocess.CompletedProcess[str]:
-    """``python <arguments>`` in ``project``, importing that copy from source."""
-    return subprocess.run(
-        [sys.executable, *arguments],
-        cwd=project,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(project / "src"), *sys.path])},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 @pytest.fixture(scope="module")
@@ -62,7 +47,7 @@ def test_the_section_adds_a_model_that_uses_the_sequence_helpers():
 @pytest.mark.slow
 def test_the_adapted_model_trains_on_the_sine_series(project, tmp_path):
     words = shlex.split(COMMANDS[0])
-    trained = python_in(project, *words[1:], *BUDGET, f"paths.log_dir={tmp_path}")
+    trained = run_python(*words[1:], *BUDGET, f"paths.log_dir={tmp_path}", project=project)
     assert trained.returncode == 0, trained.stdout[-3000:] + trained.stderr[-3000:]
     run = (tmp_path / "train" / "latest").resolve()
     assert "test/mae" in (run / "metrics.json").read_text()
@@ -74,7 +59,7 @@ def test_the_adapted_model_trains_on_the_sine_series(project, tmp_path):
 def test_the_model_tests_train_the_adapted_model_on_every_data_it_reads(project):
     # -rA: a "PASSED <test>" line for each, whether the tests run in one process or several.
     arguments = ["tests/test_matrix.py", "-k", "tcn", "-rA", "-p", "no:cacheprovider"]
-    tested = python_in(project, "-m", "pytest", *arguments)
+    tested = run_python("-m", "pytest", *arguments, project=project)
     assert tested.returncode == 0, tested.stdout[-3000:] + tested.stderr[-3000:]
     for data in DATA:
         test = f"test_model_trains_on_every_data_it_reads[tcn-{data}]"

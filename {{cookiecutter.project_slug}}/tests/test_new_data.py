@@ -2,16 +2,14 @@
 train; with the preprocessing statement the run predicts on raw rows, without it predict.py
 stops in one line."""
 
-import os
 import re
 import shlex
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from .conftest import PROJECT, copy_project
+from .conftest import PROJECT, copy_project, run_python
 
 SECTION = re.search(
     r"^## Add a dataset\n(.*?)^## ", (PROJECT / "README.md").read_text(), re.M | re.S
@@ -40,14 +38,7 @@ def run(project: Path, command: str) -> subprocess.CompletedProcess[str]:
     """A README command in ``project`` as a user runs it, training ones shortened."""
     words = shlex.split(command)
     arguments = [*words[1:], *(BUDGET if words[1] == "train.py" else [])]
-    return subprocess.run(
-        [sys.executable, *arguments],
-        cwd=project,
-        env={**os.environ, "PYTHONPATH": os.pathsep.join([str(project / "src"), *sys.path])},
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    return run_python(*arguments, project=project)
 
 
 def add_dataset(project: Path, keep_preprocessing: bool) -> None:
