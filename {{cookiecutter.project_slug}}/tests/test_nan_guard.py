@@ -79,7 +79,8 @@ def test_finite_losses_train_to_the_end():
 def test_the_guard_is_on_without_callbacks_and_off_with_nonfinite_loss_ignore(make_cfg):
     def guards(*overrides: str) -> int:
         trainer = build_trainer(make_cfg(overrides))
-        return sum(isinstance(callback, StopOnNonFiniteLoss) for callback in trainer.callbacks)
+        parts = [part for c in trainer.callbacks for part in getattr(c, "parts", [c])]
+        return sum(isinstance(part, StopOnNonFiniteLoss) for part in parts)
 
     assert guards() == 1
     assert guards("callbacks=none") == 1

@@ -1,6 +1,8 @@
 """Every model trains for real on the default data; checkpoints reload safely."""
 
+import csv
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -62,3 +64,28 @@ def test_eval_reproduces_the_test_metrics(make_cfg, run_script, log_dir):
     evaluated = json.loads((log_dir / "eval" / "latest" / "metrics.json").read_text())
     for name in ("test/acc", "test/f1", "test/loss"):
         assert evaluated[name] == pytest.approx(trained[name], abs=1e-6), name
+
+
+def test_the_reported_metrics_are_the_best_checkpoints_not_the_last_epochs(run_script, log_dir):
+    # mode=max makes the first epoch's (highest) val/loss the best: the last epoch surely
+    # is not, so what the run reports tells the two apart.
+    epochs = ("trainer.max_epochs=3", "trainer.limit_train_batches=8")
+    result = run_script(
+        "train.py", *SHORT_RUN, *epochs, "callbacks.model_checkpoint.mode=max", "logger=csv"
+    )
+    run = log_dir / "train" / "latest"
+    with (run / "metrics.csv").open(newline="") as file:
+        logged = [row for row in csv.DictReader(file) if row["val/loss"]]
+    per_epoch = {int(row["epoch"]): float(row["val/loss"]) for row in logged}
+    best_epoch = max(per_epoch, key=per_epoch.__getitem__)
+    assert best_epoch != max(per_epoch), per_epoch
+    metrics = json.loads((run / "metrics.json").read_text())
+    assert metrics["best_epoch"] == best_epoch
+    assert metrics["val/loss"] == pytest.approx(per_epoch[best_epoch], rel=1e-6)
+    assert metrics["last_epoch/val/loss"] == pytest.approx(per_epoch[max(per_epoch)], rel=1e-6)
+    assert re.search(rf"val/loss\s+│\s+{metrics['val/loss']:.4f}", result.stdout), result.stdout
+    assert f"(epoch {best_epoch}: val/ and test/ are its metrics" in result.stdout
+    # test/* are the best checkpoint's: eval.py re-tests it to the same numbers.
+    run_script("eval.py", "run=latest", "trainer.accelerator=cpu", "trainer.limit_test_batches=2")
+    evaluated = json.loads((log_dir / "eval" / "latest" / "metrics.json").read_text())
+    assert evaluated["test/loss"] == pytest.approx(metrics["test/loss"], abs=1e-6)

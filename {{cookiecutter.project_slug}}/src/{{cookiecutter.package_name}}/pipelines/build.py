@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 from ..data.base import DataModule
 from ..models.shapes import SHAPE_ERRORS, IncompatibleInput, check_forward, describe
 from ..tasks import Task, task_class
+from ..utils.callback_group import CallbackGroup
 from ..utils.callbacks import (
     InterruptCheckpoint,
     LogParameterCounts,
@@ -141,7 +142,7 @@ def build_trainer(cfg: DictConfig, **overrides: Any) -> L.Trainer:
         for callback in _instantiate_all(cfg.get("callbacks"))
         if not _switched_off(callback, trainer_cfg, bool(loggers))
     ]
-    callback_list += [
+    engine: list[L.Callback] = [
         RandomStateCheckpoint(),
         LogParameterCounts(),
         InterruptCheckpoint(Path(cfg.paths.output_dir) / LAST_CHECKPOINT),
@@ -155,7 +156,8 @@ def build_trainer(cfg: DictConfig, **overrides: Any) -> L.Trainer:
     if cfg.get("nonfinite_loss", "stop") == "stop":
         # On with callbacks=none too: a diverging smoke test or benchmark must fail, not
         # pass on NaN weights. nonfinite_loss=ignore is its one switch.
-        callback_list.append(StopOnNonFiniteLoss())
+        engine.append(StopOnNonFiniteLoss())
+    callback_list.append(CallbackGroup(engine))
     configured_plugins = trainer_cfg.get("plugins")
     plugins = [
         AtomicCheckpointIO(Path(cfg.paths.output_dir)),

@@ -7,9 +7,10 @@ import signal
 import sys
 import threading
 import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig
@@ -29,6 +30,9 @@ from ..utils.runs import LAST_CHECKPOINT, mention_unfinished_runs
 
 if TYPE_CHECKING:  # torch and Lightning are imported lazily, after the config is checked
     import lightning as L
+
+# The prefix of the last epoch's validation metrics, beside the best checkpoint's.
+LAST = "last_epoch/"
 
 
 def resolve_run(cfg: DictConfig) -> tuple[DictConfig, Path, Path | None]:
@@ -133,6 +137,35 @@ def _signal_of(stop: SystemExit) -> tuple[str, int]:
     return ("SIGTERM", 143) if isinstance(stop, SIGTERMException) else ("SIGINT", 130)
 
 
+def reported_metrics(last: Mapping[str, Any], best: str) -> dict[str, float]:
+    """The last epoch's metrics, with the validation metrics of the best checkpoint (the
+    one tested, exported and served) as ``val/*`` and the last epoch's as ``last_epoch/val/*``:
+    a search optimises, and a table compares, numbers a checkpoint has."""
+    metrics = {name: float(value) for name, value in last.items()}
+    if not best:
+        return metrics
+    from ..tasks.base import VAL_METRICS
+    from ..utils.checkpoint_reader import read_checkpoint
+
+    checkpoint = read_checkpoint(best)
+    if VAL_METRICS not in checkpoint:  # saved before checkpoints kept their metrics
+        return metrics
+    last_val = {LAST + name: metrics.pop(name) for name in list(metrics) if name.startswith("val/")}
+    best_epoch = float(checkpoint["epoch"])
+    return {**metrics, **last_val, **checkpoint[VAL_METRICS], "best_epoch": best_epoch}
+
+
+def best_note(best: str, metrics: Mapping[str, float]) -> str:
+    if not best:
+        return "(none: no checkpoint callback; val/ is the last epoch's)"
+    if "best_epoch" not in metrics:
+        return best
+    return (
+        f"{best} (epoch {metrics['best_epoch']:.0f}: val/ and test/ are its metrics, "
+        f"{LAST}val/ the last epoch's)"
+    )
+
+
 def train(cfg: DictConfig) -> dict[str, float]:
     """Fit and test in a run folder no other process writes into (see ``utils/locks.py``).
 
@@ -170,8 +203,9 @@ def fit_and_test(cfg: DictConfig) -> dict[str, float]:
     tune(cfg, trainer, task, datamodule)
     fit(trainer, task, datamodule, resume_from, run_dir)
 
-    metrics = {name: float(value) for name, value in trainer.callback_metrics.items()}
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
+    # Only the first process writes and reports: the others may not see its files.
+    metrics = reported_metrics(trainer.callback_metrics, best if trainer.is_global_zero else "")
     if cfg.get("test"):
         metrics.update(test_best(trainer, task, datamodule, best, run_dir))
     finish_loggers(trainer.loggers)
@@ -181,7 +215,7 @@ def fit_and_test(cfg: DictConfig) -> dict[str, float]:
             "results",
             {name: value for name, value in metrics.items() if name.startswith(("val/", "test/"))},
             {
-                "best checkpoint": best or "(none: no checkpoint callback)",
+                "best checkpoint": best_note(best, metrics),
                 "run folder": str(run_dir),
             },
         )

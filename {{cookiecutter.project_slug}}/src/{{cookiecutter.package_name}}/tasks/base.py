@@ -22,6 +22,8 @@ STAGES = ("train", "val", "test")
 NONFINITE_POLICIES = ("stop", "skip", "ignore")
 # The checkpoint entry naming the task that trained it (see Task.on_save_checkpoint).
 TASK_KIND = "task_kind"
+# The checkpoint entry holding the validation metrics of the epoch it was saved at.
+VAL_METRICS = "val_metrics"
 
 
 def without_state(module: nn.Module) -> nn.Module:
@@ -140,6 +142,14 @@ class Task(L.LightningModule):
         # Some data choose their task from their config (a label column or not), so the
         # checkpoint itself says which task rebuilds it.
         checkpoint[TASK_KIND] = self.kind
+        # What the run reports for the best checkpoint (pipelines/train.py), not the last
+        # epoch's: ModelCheckpoint saves right after the validation epoch it judged.
+        if self._trainer is not None:
+            checkpoint[VAL_METRICS] = {
+                name: float(value)
+                for name, value in self.trainer.callback_metrics.items()
+                if name.startswith("val/")
+            }
         # The fitted preprocessing, as plain values: the checkpoint alone serves raw inputs.
         datamodule = self.trainer.datamodule if self._trainer is not None else None
         if datamodule is not None and datamodule.preprocessing is not None:
@@ -165,27 +175,27 @@ class Task(L.LightningModule):
     ) -> None:
         """Add one batch to the stage's loss mean and metrics.
 
-        They accumulate on the device and are logged as metric objects once per epoch, on
-        the first batch after Lightning last computed and reset them (at the end of each
-        epoch, before any epoch-end hook reads them). A ``self.log`` call on every step
-        costs Lightning more bookkeeping than a small model's whole step (benchmark.py).
-        Training batches wait in ``pending`` and are added ``trainer.log_every_n_steps`` at
-        a time (``on_train_batch_end``): a torchmetrics update costs the same whatever the
-        batch size, a fifth of a small model's step.
+        They accumulate on the device. Validation and test log them as metric objects at
+        their first batch; Lightning computes and resets them at the epoch's end, before any
+        epoch-end hook reads them. Training computes, logs and resets them itself at the
+        epoch's last batch (``on_train_batch_end``): once anything is logged Lightning does
+        bookkeeping for it on every step, and logging a metric object costs it more than a
+        small model's step (benchmark.py). Training batches wait in ``pending`` and are
+        added ``trainer.log_every_n_steps`` at a time: a torchmetrics update costs the same
+        whatever the batch size, a fifth of a small model's step.
         """
-        mean_loss = self.losses[f"{stage}_loss"]
-        first_batch = mean_loss.update_count == 0 and not (stage == "train" and self.pending)
         # One value per example, so the epoch mean weighs batches by their size: with
         # nan_strategy="disable" torchmetrics 1.9 ignores a `weight` argument.
         losses = loss.detach().expand(len(targets))
         if stage == "train":
             self.pending.append((losses, outputs.detach(), targets))
-        else:
-            self.update_metrics(stage, losses, outputs.detach(), targets)
+            return
+        first_batch = self.losses[f"{stage}_loss"].update_count == 0
+        self.update_metrics(stage, losses, outputs.detach(), targets)
         if first_batch:
-            metrics = self.metrics[f"{stage}_metrics"]
+            mean_loss, metrics = self.losses[f"{stage}_loss"], self.metrics[f"{stage}_metrics"]
             self.log(f"{stage}/loss", mean_loss, on_step=False, on_epoch=True, prog_bar=True)
-            self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=stage != "train")
+            self.log_dict(metrics, on_step=False, on_epoch=True, prog_bar=True)
 
     def update_metrics(
         self, stage: str, losses: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor
@@ -196,11 +206,20 @@ class Task(L.LightningModule):
 
     def on_train_batch_end(self, outputs: Any, batch: Any, batch_idx: int) -> None:
         # Before the epoch ends: Lightning computes the epoch's metrics before any hook.
-        due = len(self.pending) >= self.trainer.log_every_n_steps
-        if self.pending and (due or ends_epoch(self.trainer, batch_idx)):
+        last = ends_epoch(self.trainer, batch_idx)
+        if self.pending and (last or len(self.pending) >= self.trainer.log_every_n_steps):
             losses, outputs, targets = (torch.cat(part) for part in zip(*self.pending, strict=True))
             self.pending.clear()
             self.update_metrics("train", losses, outputs, targets)
+        # An epoch whose every batch was skipped (nonfinite_loss=skip) has nothing to log.
+        if last and self.losses["train_loss"].update_count:
+            mean_loss, metrics = self.losses["train_loss"], self.metrics["train_metrics"]
+            # compute() gathers across processes: every process reaches this batch.
+            loss = mean_loss.compute()
+            self.log("train/loss", loss, on_step=False, on_epoch=True, prog_bar=True, batch_size=1)
+            self.log_dict(metrics.compute(), on_step=False, on_epoch=True, batch_size=1)
+            mean_loss.reset()
+            metrics.reset()
 
     def training_step(self, batch: Sequence[torch.Tensor], batch_idx: int) -> torch.Tensor | None:
         loss, outputs = self.loss_and_outputs(batch)

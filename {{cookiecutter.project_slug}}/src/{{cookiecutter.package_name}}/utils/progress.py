@@ -10,16 +10,24 @@ from lightning.pytorch.callbacks import RichProgressBar
 class ProgressBar(RichProgressBar):
     """Lightning's rich progress bar, redrawn at most ``per_second`` times a second.
 
-    Lightning's own redraws the bar and reads every logged metric after each training
-    batch, whatever its ``refresh_rate``: on a small model's millisecond step that is a
-    tenth of the step, for more redraws than anyone can read. The epoch's last batch is
-    always drawn.
+    Lightning's own reads every logged metric and redraws the bar after each training
+    batch, whatever its ``refresh_rate``, and twice more each epoch: on a small model's
+    millisecond step that is a tenth of the step, for more redraws than anyone can read.
+    The bar still counts every epoch's last batch, and stopping it draws its last state.
     """
 
     def __init__(self, per_second: float = 10.0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.interval = 1.0 / per_second
         self.drawn_at = float("-inf")
+
+    def due(self) -> bool:
+        return time.monotonic() - self.drawn_at >= self.interval
+
+    def refresh(self, hard: bool = False) -> None:
+        if hard or self.due():
+            self.drawn_at = time.monotonic()
+            super().refresh(hard=hard)
 
     def on_train_batch_end(
         self,
@@ -29,7 +37,5 @@ class ProgressBar(RichProgressBar):
         batch: Any,
         batch_idx: int,
     ) -> None:
-        now = time.monotonic()
-        if now - self.drawn_at >= self.interval or batch_idx + 1 >= self.total_train_batches:
-            self.drawn_at = now
+        if self.due() or batch_idx + 1 >= self.total_train_batches:
             super().on_train_batch_end(trainer, pl_module, outputs, batch, batch_idx)
