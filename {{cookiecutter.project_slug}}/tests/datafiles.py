@@ -6,7 +6,7 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageDraw
 
 
 def sines(steps: int, channels: int, seed: int, gaps: bool = True) -> np.ndarray:
@@ -202,6 +202,33 @@ def write_colour_folder(root: Path, per_class: int = 12, size: int = 16) -> Path
             noise = rng.integers(-40, 40, (size, size, 3))
             pixels = np.clip(np.array(colour) + noise, 0, 255).astype(np.uint8)
             Image.fromarray(pixels).save(root / name / f"{index}.png")
+    return root
+
+
+def write_pattern_folder(root: Path, per_class: int = 16, size: int = 64) -> Path:
+    """``root/{rows,columns,dots}/<n>.png``: a square of stripes across, stripes down or dots,
+    of a random light colour, side and place on a random dark background: only the pattern
+    tells the class, as a photo's colours and framing do not."""
+    rng = np.random.default_rng(0)
+    for name in ("rows", "columns", "dots"):
+        (root / name).mkdir(parents=True, exist_ok=True)
+        for index in range(per_class):
+            background = tuple(int(v) for v in rng.integers(0, 80, 3))
+            colour = tuple(int(v) for v in rng.integers(150, 256, 3))
+            image = Image.new("RGB", (size, size), background)
+            draw = ImageDraw.Draw(image)
+            side = int(rng.integers(size // 2, size))
+            left, top = (int(v) for v in rng.integers(0, size - side + 1, 2))
+            for step in range(0, side - 2, 6):
+                if name == "rows":
+                    draw.rectangle((left, top + step, left + side, top + step + 2), fill=colour)
+                elif name == "columns":
+                    draw.rectangle((left + step, top, left + step + 2, top + side), fill=colour)
+                else:
+                    for across in range(0, side - 2, 6):
+                        x, y = left + across, top + step
+                        draw.rectangle((x, y, x + 2, y + 2), fill=colour)
+            image.save(root / name / f"{index}.png")
     return root
 
 

@@ -37,6 +37,7 @@ def train_with(make_cfg, logger: str) -> tuple[Path, str]:
 
 def test_csv_and_tensorboard_together_each_record_metrics_and_hyperparameters(make_cfg):
     from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+    from tensorboard.plugins.hparams.plugin_data_pb2 import HParamsPluginData
 
     run_dir, model = train_with(make_cfg, "[csv,tensorboard]")
     with (run_dir / "metrics.csv").open(newline="") as file:
@@ -53,8 +54,22 @@ def test_csv_and_tensorboard_together_each_record_metrics_and_hyperparameters(ma
         assert hparams["model"]["_target_"] == model
         assert hparams["parameters"]["total"] == hparams["parameters"]["trainable"] > 0
 
+    # The HParams dashboard: the hyper-parameters with the run's final metrics as hp/<name>.
+    plugin = {
+        tag: HParamsPluginData.FromString(content)
+        for tag, content in events.PluginTagToContent("hparams").items()
+    }
+    shown = plugin["_hparams_/session_start_info"].session_start_info.hparams
+    assert shown["model/_target_"].string_value == model
+    assert shown["optimizer/lr"].number_value == pytest.approx(hparams["optimizer"]["lr"])
+    columns = {info.name.tag for info in plugin["_hparams_/experiment"].experiment.metric_infos}
+    final = json.loads((run_dir / "metrics.json").read_text())
+    assert columns == {f"hp/{name}" for name in final}
+    [test_acc] = events.Scalars("hp/test/acc")
+    assert test_acc.value == pytest.approx(final["test/acc"])
 
-def test_mlflow_store_holds_params_metrics_and_the_checkpoint(make_cfg, log_dir):
+
+def test_mlflow_store_holds_params_metrics_and_both_checkpoints(make_cfg, log_dir):
     from mlflow import MlflowClient
 
     _, model = train_with(make_cfg, "mlflow")
@@ -65,8 +80,9 @@ def test_mlflow_store_holds_params_metrics_and_the_checkpoint(make_cfg, log_dir)
     assert run.data.params["model/_target_"] == model
     assert int(run.data.params["parameters/total"]) > 0
     assert set(run.data.metrics) >= TRAINED
-    best = [artifact.path for artifact in client.list_artifacts(run.info.run_id, "best")]
-    assert "best/best.ckpt" in best
+    for name in ("best", "last"):
+        logged = {artifact.path for artifact in client.list_artifacts(run.info.run_id, name)}
+        assert f"{name}/{name}.ckpt" in logged
     plots = {artifact.path for artifact in client.list_artifacts(run.info.run_id, "plots")}
     assert {f"{name}.png" for name in PLOTS} <= plots
     # Everything stays under logs/: the store, and the artifacts beside it.

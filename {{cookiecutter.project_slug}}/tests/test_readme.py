@@ -23,6 +23,7 @@ from .conftest import PROJECT, copy_project
 from .datafiles import write_sklearn_table
 from .test_new_data import COMMANDS as NEW_DATA_COMMANDS
 from .test_readme_data import COMMANDS as DATA_COMMANDS
+from .test_runs_command import COMMANDS as RUNS_COMMANDS
 from .test_serve import README_COMMANDS as SERVE_COMMANDS
 
 # Commands, by their first words, that are not run here, and why.
@@ -52,6 +53,7 @@ COVERED_ELSEWHERE = (
         for line in DATA_COMMANDS
     }
     | {line: "run against a live server by tests/test_serve.py" for line in SERVE_COMMANDS}
+    | {line: "run on two trained runs by tests/test_runs_command.py" for line in RUNS_COMMANDS}
     | {
         line: "run after adding the README's dataset by tests/test_new_data.py"
         for line in NEW_DATA_COMMANDS

@@ -87,9 +87,8 @@ def test_cifar10_downloads_and_unpacks_the_archive(tmp_path, monkeypatch):
 
 
 def test_missing_vision_files_without_download_is_a_clear_error(tmp_path):
-    data = MNISTDataModule(data_dir=str(tmp_path), download=False)
     with pytest.raises(DataError, match=r"set data\.download=true"):
-        data.prepare_data()
+        MNISTDataModule(data_dir=str(tmp_path), download=False)
 
 
 def test_image_folder_infers_classes_and_resizes(make_cfg, tmp_path):

@@ -1,5 +1,6 @@
 """Your own images: one subfolder per class, any format Pillow reads."""
 
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -9,7 +10,7 @@ from torch.utils.data import Dataset
 
 from ..utils.errors import ConfigError, DataError
 from .base import DataModule
-from .image_preprocessing import IMAGE_SUFFIXES, ImagePreprocessing, augment, load_image
+from .image_preprocessing import FITS, IMAGE_SUFFIXES, ImagePreprocessing, augment, load_image
 
 # The mean and deviation of each channel are estimated from at most this many training
 # images: enough for two decimals, and quick to read before training starts.
@@ -29,6 +30,7 @@ class ImageFileDataset(Dataset):
         self.files = files
         self.size = preprocessing.size
         self.mode = preprocessing.mode
+        self.fit = preprocessing.fit
         self.encode: nn.Module = preprocessing.encode()
         self.crop_padding = crop_padding
         self.flip = flip
@@ -38,19 +40,20 @@ class ImageFileDataset(Dataset):
 
     def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         path, label = self.files[index]
-        pixels = load_image(path, self.size, self.mode, str(path)).float()
+        pixels = load_image(path, self.size, self.mode, str(path), self.fit).float()
         pixels = augment(pixels, self.crop_padding, self.flip)
         return self.encode(pixels), torch.tensor(label)
 
 
 def channel_statistics(
-    files: list[Path], size: tuple[int, int], mode: str
+    files: list[Path], size: tuple[int, int], mode: str, fit: str
 ) -> tuple[list[float], list[float]]:
-    """Mean and standard deviation of each channel of ``pixels / 255`` over ``files``."""
+    """Mean and standard deviation of each channel of ``pixels / 255`` over ``files``, read
+    as training reads them."""
     total = torch.zeros(len(mode), dtype=torch.float64)
     squares = torch.zeros(len(mode), dtype=torch.float64)
     for path in files:
-        pixels = load_image(path, size, mode, str(path)).double() / 255
+        pixels = load_image(path, size, mode, str(path), fit).double() / 255
         total += pixels.sum((1, 2))
         squares += pixels.square().sum((1, 2))
     count = len(files) * size[0] * size[1]
@@ -63,9 +66,12 @@ def channel_statistics(
 class ImageFolderDataModule(DataModule):
     """``path/<class name>/<image>``: class names are the subfolder names, sorted.
 
-    Images are resized to ``image_size`` (``[height, width]`` or one number for squares),
-    in colour (``channels: 3``) or grey (``channels: 1``), and standardised per channel with
-    the training images' mean and deviation; the split is random, fixed by ``split_seed``.
+    Images are resized to ``image_size`` (``[height, width]`` or one number for squares)
+    keeping their aspect ratio, their centre cut out (``fit: crop``; ``pad`` or ``stretch``:
+    ``image_preprocessing.FITS``), in colour (``channels: 3``) or grey (``channels: 1``), and
+    standardised per channel with the training images' mean and deviation; the split is
+    random, fixed by ``split_seed``. A subfolder without images is not a class: it is named
+    in a warning (hidden ones, such as ``.ipynb_checkpoints``, are skipped silently).
     """
 
     kind = "classification"
@@ -80,6 +86,7 @@ class ImageFolderDataModule(DataModule):
         split_seed: int = 0,
         crop_padding: int = 0,
         flip: bool = False,
+        fit: str = "crop",
         **loader_options,
     ) -> None:
         super().__init__(**loader_options)
@@ -92,6 +99,9 @@ class ImageFolderDataModule(DataModule):
             raise DataError(f"data.path={path} is not a folder")
         if channels not in (1, 3):
             raise ConfigError(f"data.channels must be 1 (grey) or 3 (colour), got {channels}")
+        if fit not in FITS:
+            raise ConfigError(f"data.fit must be one of {', '.join(FITS)}, got {fit!r}")
+        self.fit = fit
         size = [image_size] * 2 if isinstance(image_size, int) else list(image_size)
         self.size = (int(size[0]), int(size[1]))
         self.mode = "L" if channels == 1 else "RGB"
@@ -110,11 +120,19 @@ class ImageFolderDataModule(DataModule):
         self.test_files: list[Path] = []
 
     def find_classes(self) -> list[str]:
-        names = sorted(
-            folder.name
+        folders = sorted(
+            folder
             for folder in self.path.iterdir()
-            if folder.is_dir() and any(f.suffix.lower() in IMAGE_SUFFIXES for f in folder.iterdir())
+            if folder.is_dir() and not folder.name.startswith(".")
         )
+        names = []
+        for folder in folders:
+            if any(f.suffix.lower() in IMAGE_SUFFIXES for f in folder.iterdir()):
+                names.append(folder.name)
+            else:
+                # One line, not an error: a class folder not filled yet should not stop a run,
+                # nor vanish from it unnoticed.
+                print(f"warning: {folder} holds no images: not a class", file=sys.stderr)
         if len(names) < 2:
             raise DataError(
                 f"{self.path} needs at least two subfolders of images, one per class; found {names}"
@@ -143,7 +161,9 @@ class ImageFolderDataModule(DataModule):
         )
         # The training indices are in random order already: their first ones are a sample.
         sample = train[:STATISTICS_SAMPLE]
-        mean, std = channel_statistics([self.files[i][0] for i in sample], self.size, self.mode)
+        mean, std = channel_statistics(
+            [self.files[i][0] for i in sample], self.size, self.mode, self.fit
+        )
         preprocessing = ImagePreprocessing(
             size=list(self.size),
             mode=self.mode,
@@ -151,6 +171,7 @@ class ImageFolderDataModule(DataModule):
             std=std,
             classes=list(self.classes),
             root=str(self.path.resolve()),
+            fit=self.fit,
         )
         self.preprocessing = preprocessing
         self.test_files = [self.files[i][0] for i in test]

@@ -16,7 +16,7 @@ from typing import Any, BinaryIO
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image
+from PIL import Image, ImageOps
 from torch import nn
 
 from ..utils.errors import DataError
@@ -28,15 +28,29 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".we
 ARRAY_SUFFIXES = (".npy", ".pt")
 
 
-def load_image(source: Path | BinaryIO, size: Sequence[int], mode: str, name: str) -> torch.Tensor:
+# How an image of another shape than [height, width] is made to fit it (``fit``): ``crop``
+# scales it to cover the size and cuts the centre out, ``pad`` scales it to fit inside and
+# fills the sides with black, ``stretch`` scales each side on its own (shapes change).
+FITS = ("crop", "pad", "stretch")
+
+
+def load_image(
+    source: Path | BinaryIO, size: Sequence[int], mode: str, name: str, fit: str
+) -> torch.Tensor:
     """uint8 pixels ``(C, H, W)`` of an image file: converted to ``mode`` ("L" grey, "RGB")
-    and resized to ``size`` ([height, width]) with a bicubic filter, named so that another
-    Pillow's default cannot change it; training and prediction both read this way."""
+    and resized to ``size`` ([height, width]) as ``fit`` says (``FITS``), with a bicubic
+    filter, named so that another Pillow's default cannot change it; training and prediction
+    both read this way."""
+    target, resample = (int(size[1]), int(size[0])), Image.Resampling.BICUBIC
     try:
         with Image.open(source) as image:
-            resized = image.convert(mode).resize(
-                (int(size[1]), int(size[0])), Image.Resampling.BICUBIC
-            )
+            image = image.convert(mode)
+            if fit == "crop":
+                resized = ImageOps.fit(image, target, resample)
+            elif fit == "pad":
+                resized = ImageOps.pad(image, target, resample)
+            else:
+                resized = image.resize(target, resample)
     except (OSError, ValueError, Image.DecompressionBombError) as error:
         reason = (str(error).strip() or type(error).__name__).splitlines()[0]
         raise DataError(f"{name} is not an image Pillow can read ({reason})") from None
@@ -101,6 +115,8 @@ class ImagePreprocessing(Preprocessing):
     classes: list[str]
     root: str | None = None
     kind: str = "classification"
+    # One of FITS; "stretch" is how the runs saved before this field read their images.
+    fit: str = "stretch"
 
     @property
     def raw_shape(self) -> tuple[int, ...]:
@@ -118,7 +134,8 @@ class ImagePreprocessing(Preprocessing):
     def read(self, path: Path) -> Examples:
         suffix = path.suffix.lower()
         if suffix in IMAGE_SUFFIXES:
-            raw = load_image(path, self.size, self.mode, str(path)).float().unsqueeze(0)
+            raw = load_image(path, self.size, self.mode, str(path), self.fit)
+            raw = raw.float().unsqueeze(0)
             return Examples([self.source_of(path)], [0], raw)
         if suffix in ARRAY_SUFFIXES:
             raw = pixel_examples(load_array(path), self.raw_shape, str(path))
@@ -135,7 +152,8 @@ class ImagePreprocessing(Preprocessing):
             what = f"inputs[{number}]"
             if isinstance(item, str):
                 data = io.BytesIO(decode_base64(item, what))
-                examples.append(load_image(data, self.size, self.mode, what).float().unsqueeze(0))
+                image = load_image(data, self.size, self.mode, what, self.fit)
+                examples.append(image.float().unsqueeze(0))
                 continue
             raw = pixel_examples(item, self.raw_shape, what)
             if len(raw) != 1:

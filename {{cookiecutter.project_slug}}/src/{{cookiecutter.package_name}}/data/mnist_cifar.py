@@ -70,6 +70,7 @@ class VisionDataModule(DataModule):
     Pixels are standardised with the per-channel mean and deviation its authors publish
     for the training set."""
 
+    title: ClassVar[str]
     shape: ClassVar[tuple[int, int, int]]
     classes: ClassVar[list[str]]
     mean: ClassVar[tuple[float, ...]]
@@ -93,6 +94,8 @@ class VisionDataModule(DataModule):
         self.crop_padding = crop_padding
         self.flip = flip
         self.test_size = 0
+        if not download:
+            self.require_files()  # before the run writes anything
 
     @property
     def input_shape(self) -> tuple[int, ...]:
@@ -106,9 +109,17 @@ class VisionDataModule(DataModule):
     def class_names(self) -> list[str]:
         return list(self.classes)
 
+    @property
     @abstractmethod
+    def folder(self) -> Path:
+        """Where the dataset's files are, under ``data_dir``."""
+
+    @abstractmethod
+    def missing(self) -> list[str]:
+        """The names of the dataset's files that are not in ``folder``."""
+
     def is_present(self) -> bool:
-        """Whether the dataset's files are all under ``data_dir``."""
+        return not self.missing()
 
     @abstractmethod
     def fetch(self) -> None:
@@ -118,15 +129,26 @@ class VisionDataModule(DataModule):
     def read(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
         """uint8 images ``(N, C, H, W)`` and int64 labels of the official train or test set."""
 
+    def expected(self) -> str:
+        """The missing files and the folder they belong in, exactly: a machine that cannot
+        download needs them copied there."""
+        return f"{', '.join(self.missing())} in {self.folder.resolve()}"
+
+    def require_files(self) -> None:
+        if self.missing():
+            raise DataError(
+                f"{self.title} needs {self.expected()}; put them there or set data.download=true"
+            )
+
     def prepare_data(self) -> None:
         # Lightning calls this on one process per machine: the download happens once.
-        if not self.is_present():
-            if not self.download:
-                raise DataError(
-                    f"{type(self).__name__} files are not under {self.data_dir}; "
-                    "put them there or set data.download=true"
-                )
-            self.fetch()
+        if not self.download:
+            self.require_files()
+        elif self.missing():
+            try:
+                self.fetch()
+            except DataError as error:
+                raise DataError(f"{error}; or put {self.expected()} yourself") from None
 
     def build_splits(self) -> tuple[Dataset, Dataset, Dataset]:
         self.prepare_data()
@@ -144,6 +166,7 @@ class VisionDataModule(DataModule):
             mean=list(self.mean),
             std=list(self.std),
             classes=list(self.classes),
+            fit="crop",
         )
         encode = self.preprocessing.encode()
         return (
@@ -161,6 +184,7 @@ class VisionDataModule(DataModule):
 class MNISTDataModule(VisionDataModule):
     """28x28 handwritten digits: ``<data_dir>/MNIST/raw/*-ubyte[.gz]`` (IDX files)."""
 
+    title = "MNIST"
     shape = (1, 28, 28)
     classes: ClassVar[list[str]] = [str(digit) for digit in range(10)]
     mean = (0.1307,)
@@ -182,17 +206,22 @@ class MNISTDataModule(VisionDataModule):
     }
 
     @property
-    def raw_dir(self) -> Path:
+    def folder(self) -> Path:
         return self.data_dir / "MNIST" / "raw"
 
     def path(self, name: str) -> Path | None:
-        for candidate in (self.raw_dir / name, self.raw_dir / f"{name}.gz"):
+        for candidate in (self.folder / name, self.folder / f"{name}.gz"):
             if candidate.is_file():
                 return candidate
         return None
 
-    def is_present(self) -> bool:
-        return all(self.path(name) for names in self.files.values() for name in names)
+    def missing(self) -> list[str]:
+        return [
+            f"{name}.gz"
+            for names in self.files.values()
+            for name in names
+            if self.path(name) is None
+        ]
 
     def fetch(self) -> None:
         for names in self.files.values():
@@ -200,7 +229,7 @@ class MNISTDataModule(VisionDataModule):
                 if self.path(name) is None:
                     gz = f"{name}.gz"
                     urls = [mirror + gz for mirror in self.mirrors]
-                    download_first(urls, self.raw_dir / gz, self.checksums[name])
+                    download_first(urls, self.folder / gz, self.checksums[name])
 
     def read(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
         images, labels = (read_idx(self.path(name)) for name in self.files[train])
@@ -212,6 +241,7 @@ class CIFAR10DataModule(VisionDataModule):
     official binary version (records of 1 label byte + 3072 pixel bytes). Not the Python
     version: its batches are pickles, and unpickling a file planted there would run code."""
 
+    title = "CIFAR-10"
     shape = (3, 32, 32)
     classes: ClassVar[list[str]] = [
         "airplane", "automobile", "bird", "cat", "deer",
@@ -228,13 +258,16 @@ class CIFAR10DataModule(VisionDataModule):
     }
 
     @property
-    def batch_dir(self) -> Path:
+    def folder(self) -> Path:
         return self.data_dir / "cifar-10-batches-bin"
 
-    def is_present(self) -> bool:
-        return all(
-            (self.batch_dir / name).is_file() for names in self.batches.values() for name in names
-        )
+    def missing(self) -> list[str]:
+        return [
+            name
+            for names in self.batches.values()
+            for name in names
+            if not (self.folder / name).is_file()
+        ]
 
     def fetch(self) -> None:
         archive = self.data_dir / "cifar-10-binary.tar.gz"
@@ -244,7 +277,7 @@ class CIFAR10DataModule(VisionDataModule):
         archive.unlink()
 
     def read(self, train: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        records = [self.read_batch(self.batch_dir / name) for name in self.batches[train]]
+        records = [self.read_batch(self.folder / name) for name in self.batches[train]]
         data = torch.from_numpy(np.concatenate(records))
         return data[:, 1:].reshape(-1, *self.shape), data[:, 0].long()
 

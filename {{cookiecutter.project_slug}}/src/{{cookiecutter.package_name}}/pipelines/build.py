@@ -163,8 +163,6 @@ def build_trainer(cfg: DictConfig, **overrides: Any) -> L.Trainer:
         AtomicCheckpointIO(Path(cfg.paths.output_dir)),
         *(instantiate(configured_plugins) or []),
     ]
-    for logger in loggers:
-        logger.log_hyperparams(to_container(cfg))
     return instantiate(
         cfg.trainer, callbacks=callback_list, logger=loggers or False, plugins=plugins, **overrides
     )

@@ -20,6 +20,7 @@ from ..utils.config import (
     command_line_overrides,
     load_config,
     save_config,
+    to_container,
 )
 from ..utils.config_checks import validate
 from ..utils.console import print_config, print_results, silence_known_warnings
@@ -200,7 +201,12 @@ def fit_and_test(cfg: DictConfig) -> dict[str, float]:
         remove_orphaned_writes(cfg.paths.log_dir, cfg.task_name, run_dir)
     trainer = build_trainer(cfg)
     apply_speed_flags(cfg, trainer)
-    tune(cfg, trainer, task, datamodule)
+    # A resumed run trains on with the values its config recorded, tuned or not.
+    if resume_from is None and tune(cfg, trainer, task, datamodule) and is_rank_zero():
+        save_config(cfg, run_dir)  # now with the tuned values
+    # After tuning: MLflow refuses a parameter logged again with another value.
+    for logger in trainer.loggers:
+        logger.log_hyperparams(to_container(cfg))
     fit(trainer, task, datamodule, resume_from, run_dir)
 
     best = trainer.checkpoint_callback.best_model_path if trainer.checkpoint_callback else ""
@@ -208,7 +214,7 @@ def fit_and_test(cfg: DictConfig) -> dict[str, float]:
     metrics = reported_metrics(trainer.callback_metrics, best if trainer.is_global_zero else "")
     if cfg.get("test"):
         metrics.update(test_best(trainer, task, datamodule, best, run_dir))
-    finish_loggers(trainer.loggers)
+    finish_loggers(trainer.loggers, metrics)
     if trainer.is_global_zero:
         (run_dir / "metrics.json").write_text(json.dumps(metrics, indent=2, sort_keys=True) + "\n")
         print_results(

@@ -11,13 +11,19 @@ from .errors import ConfigError
 
 CONFIG = "config.yaml"
 RESOLVED_CONFIG = "config.resolved.yaml"
+CHOICES = "choices.yaml"
 
 
 def save_config(cfg: DictConfig, run_dir: Path) -> None:
     """config.yaml keeps interpolations (resume re-resolves them with new overrides);
-    config.resolved.yaml records every value exactly as this run used it."""
+    config.resolved.yaml records every value exactly as this run used it; choices.yaml the
+    option each config group got (``model: cnn``), which the config itself no longer names."""
     (run_dir / CONFIG).write_text(OmegaConf.to_yaml(cfg))
     (run_dir / RESOLVED_CONFIG).write_text(OmegaConf.to_yaml(cfg, resolve=True))
+    if HydraConfig.initialized():
+        choices = HydraConfig.get().runtime.choices
+        groups = {group: choices[group] for group in choices if not group.startswith("hydra/")}
+        (run_dir / CHOICES).write_text(OmegaConf.to_yaml(groups))
 
 
 def load_config(run_dir: Path) -> DictConfig:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from omegaconf import DictConfig, OmegaConf
 from rich.console import Console
+from rich.measure import Measurement
 from rich.syntax import Syntax
 from rich.table import Table
 from rich.tree import Tree
@@ -43,6 +44,14 @@ def print_results(title: str, metrics: Mapping[str, float], notes: Mapping[str, 
     console.print(table)
     for label, text in notes.items():
         console.print(f"[bold]{label}:[/bold] {text}", soft_wrap=True)
+
+
+def print_wide(table: Table) -> None:
+    """``table`` as wide as its cells need: past a narrow terminal's width (which then wraps
+    the lines) rather than cutting the values a reader compares."""
+    needed = Measurement.get(console, console.options.update_width(10_000), table).maximum
+    # print(width=) can only narrow a console; a console of that width can widen.
+    Console(width=max(console.width, needed)).print(table)
 
 
 def silence_known_warnings() -> None:

@@ -178,9 +178,17 @@ def log_image(logger: Logger, name: str, png: Path, step: int) -> None:
 
 
 @rank_zero_only
-def finish_loggers(loggers: list[Logger]) -> None:
-    """End the W&B run once everything is logged: Lightning leaves it open until the
-    process exits, and the next run of a sweep in the same process would reuse it."""
+def finish_loggers(loggers: list[Logger], metrics: dict[str, float]) -> None:
+    """Give TensorBoard's HParams dashboard the run's hyper-parameters with its final
+    metrics (as ``hp/<metric>``, apart from the curves), and end the W&B run once everything
+    is logged: Lightning leaves it open until the process exits, and the next run of a
+    sweep in the same process would reuse it."""
+    for logger in loggers:
+        if isinstance(logger, TensorBoardLogger):
+            # Written only when given metrics (default_hp_metric: false writes none before).
+            final = {f"hp/{name}": value for name, value in metrics.items()}
+            logger.log_hyperparams(logger.hparams, final)
+            logger.finalize("success")  # flushes and closes the event file
     if any(isinstance(logger, WandbLogger) for logger in loggers):
         import wandb
 

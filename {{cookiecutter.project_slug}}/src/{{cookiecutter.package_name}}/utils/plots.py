@@ -5,7 +5,7 @@ depends only on what it shows, so its PNG has a predictable pixel size at a give
 """
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -21,9 +21,16 @@ ANNOTATED_CLASSES = 20
 
 def learning_curves(history: Sequence[dict[str, float]]) -> Figure:
     """One panel per metric (loss first), train and val per epoch."""
+    return compared_learning_curves({"": history})
+
+
+def compared_learning_curves(histories: Mapping[str, Sequence[dict[str, float]]]) -> Figure:
+    """``learning_curves`` of several runs in the same panels: a colour per run (named in
+    the legend), dashed for train and solid for val."""
     names = sorted(
         {
             key.split("/", 1)[1]
+            for history in histories.values()
             for row in history
             for key in row
             if key.startswith(("train/", "val/"))
@@ -33,15 +40,20 @@ def learning_curves(history: Sequence[dict[str, float]]) -> Figure:
     figure = Figure(figsize=(PANEL_SIZE[0] * len(names), PANEL_SIZE[1]), layout="constrained")
     axes = figure.subplots(1, len(names), squeeze=False)[0]
     for ax, name in zip(axes, names, strict=True):
-        for stage in ("train", "val"):
-            points = [
-                (row["epoch"], row[f"{stage}/{name}"])
-                for row in history
-                if f"{stage}/{name}" in row
-            ]
-            if points:
+        for index, (run, history) in enumerate(histories.items()):
+            for stage in ("train", "val"):
+                points = [
+                    (row["epoch"], row[f"{stage}/{name}"])
+                    for row in history
+                    if f"{stage}/{name}" in row
+                ]
+                if not points:
+                    continue
                 epochs, values = zip(*points, strict=True)
-                ax.plot(epochs, values, marker="o" if len(points) < 30 else None, label=stage)
+                dashed = "--" if stage == "train" else "-"
+                style = {"color": f"C{index}", "linestyle": dashed} if len(histories) > 1 else {}
+                marker = "o" if len(points) < 30 else None
+                ax.plot(epochs, values, marker=marker, label=f"{run} {stage}".strip(), **style)
         ax.set(title=name, xlabel="epoch")
         ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)

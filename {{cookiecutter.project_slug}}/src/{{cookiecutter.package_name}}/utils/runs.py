@@ -265,25 +265,33 @@ def has_checkpoint(run_dir: Path) -> bool:
     return (run_dir / LAST_CHECKPOINT).is_file() or (run_dir / BEST_CHECKPOINT).is_file()
 
 
-def unfinished_runs(log_dir: str, task_name: str, run_dir: Path) -> list[Path]:
-    """Earlier run folders of this task that stopped before their first checkpoint.
+def run_status(folder: Path) -> str:
+    """``running`` (its lock is held, or it may still be starting: younger than a minute and
+    no checkpoint yet), ``finished`` (it wrote metrics.json), ``interrupted`` (stopped after a
+    checkpoint: ``resume=`` continues it) or ``failed`` (stopped before its first checkpoint,
+    leaving only its config and log)."""
+    if is_locked(folder):
+        return "running"
+    if (folder / METRICS).is_file():
+        return "finished"
+    if has_checkpoint(folder):
+        return "interrupted"
+    if folder.stat().st_mtime >= time.time() - STARTUP_SECONDS:
+        return "running"
+    return "failed"
 
-    A run killed before then leaves a folder with only its config and log. A folder whose
-    run may still be starting (younger than a minute) or holds a live lock is not one.
-    """
+
+def unfinished_runs(log_dir: str, task_name: str, run_dir: Path) -> list[Path]:
+    """Earlier run folders of this task that stopped before their first checkpoint."""
     runs = Path(log_dir) / task_name / RUNS
     if not runs.is_dir() or run_dir.resolve().parent != runs.resolve():
         return []
-    cutoff = time.time() - STARTUP_SECONDS
     return [
         folder
         for folder in sorted(runs.iterdir())
         if folder.is_dir()
         and folder.resolve() != run_dir.resolve()
-        and not has_checkpoint(folder)
-        and not (folder / METRICS).is_file()
-        and folder.stat().st_mtime < cutoff
-        and not is_locked(folder)
+        and run_status(folder) == "failed"
     ]
 
 

@@ -15,6 +15,7 @@ from omegaconf import DictConfig
 
 from .ranks import is_rank_zero
 from .runs import METRICS
+from .studies import announce, announce_best, record_trial, study_of, trial_number
 
 OVERRIDES = "overrides.yaml"
 SUMMARY = "multirun_summary.csv"
@@ -31,12 +32,18 @@ class MultirunSummary(Callback):
     and a plain sweep whose job failed (Hydra then stops before the end) keeps one too.
     """
 
+    def on_multirun_start(self, config: DictConfig, **kwargs: Any) -> None:
+        if study := study_of(config):
+            announce(*study)
+
     def on_job_end(self, config: DictConfig, job_return: JobReturn, **kwargs: Any) -> None:
         job_dir = Path(config.hydra.runtime.output_dir)
         # A job of several processes (DDP on SLURM) is written for by its first one.
         if config.hydra.mode != RunMode.MULTIRUN or not is_rank_zero() or not job_dir.is_dir():
             return
         overrides = list(job_return.overrides or [])
+        if study := study_of(config):
+            record_trial(*study, job_dir, overrides)
         (job_dir / OVERRIDES).write_text(yaml.safe_dump(overrides, default_flow_style=False))
         write_summary(Path(config.hydra.sweep.dir))
 
@@ -45,6 +52,8 @@ class MultirunSummary(Callback):
         header, rows = write_summary(sweep_dir)
         if rows:
             print_summary(header, rows, sweep_dir / SUMMARY)
+        if study := study_of(config):
+            announce_best(*study)
 
 
 def job_folders(sweep_dir: Path) -> list[Path]:
@@ -67,16 +76,20 @@ def summary(sweep_dir: Path) -> tuple[list[str], list[list[Any]]]:
     varying = [k for k in keys if len({o.get(k, "") for _, o, _ in jobs}) > 1]
     keys = varying if len(jobs) > 1 and varying else keys
     names = sorted({n for _, _, m in jobs for n in (m or {}) if n.startswith(SHOWN)})
+    # An Optuna search's trial numbers, which differ from the job numbers once it continues.
+    trials = [trial_number(sweep_dir / job) for job, _, _ in jobs]
+    shown_trials = any(trial is not None for trial in trials)
     rows = [
         [
             job,
+            *([trial if trial is not None else ""] if shown_trials else []),
             *(overrides.get(key, "") for key in keys),
             "completed" if metrics is not None else "failed",
             *((metrics or {}).get(name, "") for name in names),
         ]
-        for job, overrides, metrics in jobs
+        for (job, overrides, metrics), trial in zip(jobs, trials, strict=True)
     ]
-    return ["job", *keys, "status", *names], rows
+    return ["job", *(["trial"] if shown_trials else []), *keys, "status", *names], rows
 
 
 def write_summary(sweep_dir: Path) -> tuple[list[str], list[list[Any]]]:
@@ -94,7 +107,7 @@ def write_summary(sweep_dir: Path) -> tuple[list[str], list[list[Any]]]:
 def print_summary(header: list[str], rows: list[list[Any]], path: Path) -> None:
     from rich.table import Table
 
-    from .console import console
+    from .console import console, print_wide
 
     cells = [[f"{v:.4f}" if isinstance(v, float) else str(v) for v in row] for row in rows]
     table = Table(title=f"multirun: {len(rows)} jobs", header_style="bold")
@@ -102,7 +115,5 @@ def print_summary(header: list[str], rows: list[list[Any]], path: Path) -> None:
         table.add_column(name, justify="right" if name.startswith(SHOWN) else "left")
     for row in cells:
         table.add_row(*row)
-    # As wide as the cells need: a narrow terminal wraps the lines but cuts no value.
-    widths = [max(len(text) for text in column) for column in zip(header, *cells, strict=True)]
-    console.print(table, width=max(console.width, sum(widths) + 3 * len(widths) + 1))
+    print_wide(table)
     console.print(f"[bold]summary:[/bold] {path}", soft_wrap=True)
