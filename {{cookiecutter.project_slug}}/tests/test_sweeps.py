@@ -88,7 +88,10 @@ def test_optuna_search_resumes_and_records_a_failed_trial(run_script, log_dir):
     assert all((search / "optimization_results.yaml").is_file() for search in searches)
     # The search ends with its trials' summary, the failed one included.
     rows = summary_rows(searches[1])
-    assert [(row["job"], row["status"]) for row in rows] == [("0", "failed"), ("1", "completed")]
+    assert [(row["job"], row["status"]) for row in rows] == [
+        ("trial_2", "failed"),
+        ("trial_3", "completed"),
+    ]
     assert rows[0]["val/loss"] == "" and float(rows[1]["val/loss"]) > 0
     # The columns are the values the search sampled; what every trial shares is left out.
     assert list(rows[0])[1:5] == [
@@ -149,6 +152,7 @@ def test_searches_of_two_models_keep_their_own_studies_and_name_their_best_run(r
         assert [t.state.name for t in searched.trials] == ["COMPLETE"] * 2
         best = searched.best_trial
         folder = Path(best.user_attrs["run_dir"])
+        assert folder.name == f"trial_{best.number}"
         assert f"best trial {best.number} of study {name} (value {best.value:.4f}): {folder}" in (
             " ".join(result.stdout.split())
         )
@@ -164,5 +168,8 @@ def test_searches_of_two_models_keep_their_own_studies_and_name_their_best_run(r
     assert "train-mlp-digits-adamw in sqlite:///" in again.stdout
     assert "continues after its 2 trials" in " ".join(again.stdout.split())
     latest = max((log_dir / "train" / "multiruns").iterdir())
-    assert [(row["job"], row["trial"]) for row in summary_rows(latest)] == [("0", "2"), ("1", "3")]
+    assert [(row["job"], row["trial"]) for row in summary_rows(latest)] == [
+        ("trial_2", "2"),
+        ("trial_3", "3"),
+    ]
     assert len(trials(log_dir)) == 4 and len(trials(log_dir, "train-cnn-digits-adamw")) == 2

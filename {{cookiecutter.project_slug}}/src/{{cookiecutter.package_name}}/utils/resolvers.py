@@ -5,6 +5,7 @@ from typing import Any
 from omegaconf import DictConfig, OmegaConf
 
 from .runs import run_dir_resolver, sweep_dir_resolver
+from .studies import trial_folder
 
 
 def sqlite_url(path: str) -> str:
@@ -69,3 +70,4 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("mixed_precision", mixed_precision, replace=True)
     OmegaConf.register_new_resolver("sqlite_url", sqlite_url, replace=True)
     OmegaConf.register_new_resolver("searchable", searchable, replace=True)
+    OmegaConf.register_new_resolver("trial_folder", trial_folder, replace=True)

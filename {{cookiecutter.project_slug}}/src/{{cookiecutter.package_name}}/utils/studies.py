@@ -7,6 +7,7 @@ and a best trial from an earlier search of the same study has no folder at all.
 """
 
 import json
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -50,18 +51,33 @@ def announce(name: str, storage: str) -> None:
     )
 
 
-def record_trial(name: str, storage: str, job_dir: Path, overrides: list[str]) -> None:
-    """Tie the running trial whose sampled values are this job's overrides to its folder:
-    ``trial.json`` in the folder, the folder in the trial (user attribute ``run_dir``)."""
+def _running_trial(study: Any, overrides: Iterable[str]) -> Any:
+    """The running trial whose sampled values are these overrides (the sweeper writes them
+    as ``key=value``), or None."""
     from optuna.trial import TrialState
 
-    study = _load(name, storage)
-    given = set(overrides)
+    given = {str(item) for item in overrides}
     for trial in study.get_trials(deepcopy=False, states=(TrialState.RUNNING,)):
         if {f"{key}={value}" for key, value in trial.params.items()} <= given:
-            study._storage.set_trial_user_attr(trial._trial_id, RUN_DIR, str(job_dir))
-            (job_dir / TRIAL).write_text(json.dumps({"study": name, "trial": trial.number}) + "\n")
-            return
+            return trial
+    return None
+
+
+def trial_folder(storage: str, name: str, overrides: Iterable[str], job_num: int) -> str:
+    """``hydra.sweep.subdir`` of a search: ``trial_<n>`` after the trial the job runs (a
+    continued study's numbers go on from the last search's), the job's number otherwise."""
+    trial = _running_trial(_load(name, storage), overrides)
+    return f"trial_{trial.number}" if trial is not None else str(job_num)
+
+
+def record_trial(name: str, storage: str, job_dir: Path, overrides: list[str]) -> None:
+    """Tie the job's trial to its folder: ``trial.json`` in the folder, the folder in the
+    trial (user attribute ``run_dir``), which the best trial's announcement reads."""
+    study = _load(name, storage)
+    trial = _running_trial(study, overrides)
+    if trial is not None:
+        study._storage.set_trial_user_attr(trial._trial_id, RUN_DIR, str(job_dir))
+        (job_dir / TRIAL).write_text(json.dumps({"study": name, "trial": trial.number}) + "\n")
 
 
 def trial_number(job_dir: Path) -> int | None:
