@@ -21,6 +21,7 @@ from sklearn.datasets import load_digits
 
 from .conftest import PROJECT, copy_project
 from .datafiles import write_sklearn_table
+from .test_multi_node import COMMANDS as MULTI_NODE_COMMANDS
 from .test_new_data import COMMANDS as NEW_DATA_COMMANDS
 from .test_readme_data import COMMANDS as DATA_COMMANDS
 from .test_runs_command import COMMANDS as RUNS_COMMANDS
@@ -57,6 +58,10 @@ COVERED_ELSEWHERE = (
     | {
         line: "run after adding the README's dataset by tests/test_new_data.py"
         for line in NEW_DATA_COMMANDS
+    }
+    | {
+        line: "both nodes started at once by tests/test_multi_node.py"
+        for line in MULTI_NODE_COMMANDS
     }
 )
 # Overrides asking for hardware, a cluster or a download: such commands are composed only.

@@ -18,6 +18,8 @@ LAUNCHER_VARIABLES = (
     "SLURM_JOB_ID",
     "SLURM_STEP_ID",
     "SLURM_STEP_NUM_TASKS",
+    "TORCHELASTIC_RESTART_COUNT",
+    "SLURM_RESTART_COUNT",
 )
 
 
@@ -121,6 +123,16 @@ def test_processes_without_a_shared_id_are_refused(launcher_env, tmp_path):
     launcher_env(WORLD_SIZE="2", TORCHELASTIC_RUN_ID="none")
     with pytest.raises(ConfigError, match="torchrun --standalone"):
         new_run_dir(str(tmp_path), "train")
+
+
+def test_a_launch_reusing_an_earlier_launchs_id_is_refused(launcher_env, tmp_path):
+    launcher_env(WORLD_SIZE="2", TORCHELASTIC_RUN_ID="abc")
+    folder = new_run_dir(str(tmp_path), "train")
+    (folder / "config.yaml").write_text("{}\n")  # what the earlier launch's first process wrote
+    with pytest.raises(ConfigError, match="an id of its own"):
+        new_run_dir(str(tmp_path), "train")
+    launcher_env(TORCHELASTIC_RESTART_COUNT="1")  # torchrun restarted that very launch
+    assert new_run_dir(str(tmp_path), "train") == folder
 
 
 def test_only_rank_zero_writes_into_the_run_folder(make_cfg, log_dir, monkeypatch):

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from omegaconf import DictConfig
 
+from .config import CONFIG
 from .errors import CheckpointError, ConfigError, UserError
 from .locks import is_locked
 from .ranks import is_rank_zero
@@ -62,6 +63,13 @@ def shared_job_id() -> str | None:
     return None
 
 
+def relaunched() -> bool:
+    """torchrun restarted its failed processes, or SLURM requeued the job: the same launch,
+    whose run folder is already there."""
+    counts = ("TORCHELASTIC_RESTART_COUNT", "SLURM_RESTART_COUNT")
+    return any(int(os.environ.get(name, "0")) > 0 for name in counts)
+
+
 def only_printing() -> bool:
     """``--cfg all --resolve`` resolves the run and sweep folders to print them: they are
     named then, not made (Hydra tells the resolvers nothing of its mode)."""
@@ -109,6 +117,13 @@ def new_run_dir(log_dir: str, task_name: str) -> Path:
     job_id = shared_job_id()
     if job_id is not None:
         folder = runs / f"job-{job_id}"
+        # Only the first process writes config.yaml, so one there is an earlier launch's;
+        # sharing that folder would mix two runs' checkpoints and metrics.
+        if is_rank_zero() and (folder / CONFIG).is_file() and not relaunched():
+            raise ConfigError(
+                f"{folder} holds an earlier run launched with the id {job_id!r}: give this "
+                "launch an id of its own (torchrun --rdzv_id=<id>)"
+            )
         make_folder(folder, exist_ok=True)  # every process of the job names this one
         return folder
     if not is_rank_zero():
