@@ -106,6 +106,24 @@ def test_runs_tells_each_status_and_lists_sweep_jobs(run_script, log_dir):
     assert result.returncode == 2 and result.stderr.startswith("error: no run has the metric")
 
 
+def test_search_trials_are_listed_in_order_and_compared_by_their_sweep(run_script, log_dir):
+    searches = log_dir / "train" / "multiruns"
+    for sweep in ("2026-01-01_00-00-00", "2026-01-02_00-00-00"):
+        for trial in ("trial_2", "trial_10"):
+            fake_run(searches / sweep / trial, "metrics.json", config_yaml=f"seed: {len(trial)}\n")
+    listed = [row[0] for row in rows(run_script("runs.py").stdout)]
+    assert listed == [
+        str(searches / sweep / trial)
+        for sweep in ("2026-01-02_00-00-00", "2026-01-01_00-00-00")
+        for trial in ("trial_10", "trial_2")
+    ]
+    first, second = (
+        searches / sweep / "trial_2" for sweep in ("2026-01-01_00-00-00", "2026-01-02_00-00-00")
+    )
+    output = run_script("runs.py", "compare", str(first), str(second)).stdout
+    assert "2026-01-01_00-00-00/trial_2" in output and "2026-01-02_00-00-00/trial_2" in output
+
+
 def test_compare_shows_what_differs_and_draws_both_runs_curves(run_script, log_dir):
     for day, dropout, loss in ((1, 0.1, 0.5), (2, 0.2, 0.4)):
         fake_run(

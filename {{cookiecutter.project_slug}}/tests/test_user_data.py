@@ -81,7 +81,7 @@ def test_cifar10_downloads_and_unpacks_the_archive(tmp_path, monkeypatch):
     monkeypatch.setattr(CIFAR10DataModule, "md5", md5sum(archive))
     data = CIFAR10DataModule(data_dir=str(tmp_path / "data"))
     data.prepare_data()
-    assert data.is_present()
+    assert data.missing() == []
     assert not (tmp_path / "data" / "cifar-10-binary.tar.gz").exists()
     assert len(data.splits[2]) == 16
 

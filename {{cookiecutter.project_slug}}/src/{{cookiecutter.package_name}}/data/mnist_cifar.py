@@ -118,9 +118,6 @@ class VisionDataModule(DataModule):
     def missing(self) -> list[str]:
         """The names of the dataset's files that are not in ``folder``."""
 
-    def is_present(self) -> bool:
-        return not self.missing()
-
     @abstractmethod
     def fetch(self) -> None:
         """Download the dataset's files into ``data_dir``."""

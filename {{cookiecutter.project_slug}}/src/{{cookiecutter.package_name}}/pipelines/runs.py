@@ -31,6 +31,7 @@ from ..utils.runs import (
     run_status,
     task_folders,
 )
+from ..utils.sweeps import job_order
 
 USAGE = """\
 usage: python runs.py [sort=<metric>] [task=<task_name>] [model=<option>] [data=<option>]
@@ -105,9 +106,14 @@ def training_runs(log_dir: str) -> list[Run]:
     return [read_run(folder) for folder in sorted(folders, key=_started, reverse=True)]
 
 
-def _started(folder: Path) -> tuple[float, str, int]:
-    """When a run started: its folder's timestamp, or its sweep's and then its job number."""
-    stamped, job = (folder.parent, int(folder.name)) if folder.name.isdigit() else (folder, 0)
+def _in_sweep(folder: Path) -> bool:
+    """A job of a sweep, ``multiruns/<timestamp>/<job>`` (``<n>``, or ``trial_<n>``)."""
+    return folder.parent.parent.name == MULTIRUNS
+
+
+def _started(folder: Path) -> tuple[float, str, tuple[int, str]]:
+    """When a run started: its folder's timestamp, or its sweep's and then its job's place."""
+    stamped, job = (folder.parent, job_order(folder)) if _in_sweep(folder) else (folder, (0, ""))
     try:
         started = datetime.strptime(stamped.name[:19], STAMP).timestamp()
     except ValueError:  # job-<id>: a torchrun or srun launch names its folder by its job
@@ -116,7 +122,7 @@ def _started(folder: Path) -> tuple[float, str, int]:
 
 
 def read_run(folder: Path) -> Run:
-    in_sweep = folder.parent.parent.name == MULTIRUNS
+    in_sweep = _in_sweep(folder)
     task = (folder.parents[2] if in_sweep else folder.parents[1]).name
     config = _read_yaml(folder / CONFIG)
     choices = _read_yaml(folder / CHOICES)
@@ -240,7 +246,7 @@ def compare(log_dir: str, task: str | None, first: str, second: str) -> Path | N
 
 def _label(folder: Path) -> str:
     """A run's short name: its timestamp, or ``<sweep timestamp>/<job>``."""
-    return f"{folder.parent.name}/{folder.name}" if folder.name.isdigit() else folder.name
+    return f"{folder.parent.name}/{folder.name}" if _in_sweep(folder) else folder.name
 
 
 def _flat(node: Any, prefix: str = "") -> dict[str, Any]:

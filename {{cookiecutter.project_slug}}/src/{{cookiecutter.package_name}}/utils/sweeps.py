@@ -56,10 +56,15 @@ class MultirunSummary(Callback):
             announce_best(*study)
 
 
+def job_order(folder: Path) -> tuple[int, str]:
+    """A sweep's job folders in the order they were started: 2 before 10, trial_2 before
+    trial_10."""
+    return len(folder.name), folder.name
+
+
 def job_folders(sweep_dir: Path) -> list[Path]:
     """The folders of the jobs that ended, in the order they were started."""
-    folders = [path.parent for path in sweep_dir.glob(f"*/{OVERRIDES}")]
-    return sorted(folders, key=lambda p: (len(p.name), p.name))  # 2 before 10
+    return sorted((path.parent for path in sweep_dir.glob(f"*/{OVERRIDES}")), key=job_order)
 
 
 def summary(sweep_dir: Path) -> tuple[list[str], list[list[Any]]]:
