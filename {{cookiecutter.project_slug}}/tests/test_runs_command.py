@@ -110,7 +110,12 @@ def test_search_trials_are_listed_in_order_and_compared_by_their_sweep(run_scrip
     searches = log_dir / "train" / "multiruns"
     for sweep in ("2026-01-01_00-00-00", "2026-01-02_00-00-00"):
         for trial in ("trial_2", "trial_10"):
-            fake_run(searches / sweep / trial, "metrics.json", config_yaml=f"seed: {len(trial)}\n")
+            fake_run(
+                searches / sweep / trial,
+                "metrics.json",
+                config_yaml=f"seed: {len(trial)}\n",
+                metrics_csv="epoch,train/loss,val/loss\n0,1.0,0.9\n",
+            )
     listed = [row[0] for row in rows(run_script("runs.py").stdout)]
     assert listed == [
         str(searches / sweep / trial)
@@ -122,6 +127,9 @@ def test_search_trials_are_listed_in_order_and_compared_by_their_sweep(run_scrip
     )
     output = run_script("runs.py", "compare", str(first), str(second)).stdout
     assert "2026-01-01_00-00-00/trial_2" in output and "2026-01-02_00-00-00/trial_2" in output
+    # Named after both sweeps, so trial_2 of two searches never overwrite each other's PNG.
+    png = "2026-01-01_00-00-00_trial_2_vs_2026-01-02_00-00-00_trial_2.png"
+    assert (log_dir / "compare" / png).is_file()
 
 
 def test_compare_shows_what_differs_and_draws_both_runs_curves(run_script, log_dir):

@@ -84,6 +84,7 @@ def test_tuned_values_train_the_run_and_are_recorded_in_its_config_and_logs(
         recorded = yaml.safe_load((run / name).read_text())
         assert recorded["data"]["batch_size"] == 64, name
         assert recorded["optimizer"]["lr"] == pytest.approx(lr), name
+    assert f"lr: {lr}" in (run / "config_tree.log").read_text()
 
     # Resumed, the run trains on with its tuned values instead of tuning again.
     resumed = run_script("train.py", "resume=latest", "trainer.max_epochs=2", *briefly)

@@ -9,6 +9,7 @@ from torch import nn
 from torch.utils.data import Dataset
 
 from ..utils.errors import ConfigError, DataError
+from ..utils.ranks import is_rank_zero
 from .base import DataModule
 from .image_preprocessing import FITS, IMAGE_SUFFIXES, ImagePreprocessing, augment, load_image
 
@@ -132,7 +133,8 @@ class ImageFolderDataModule(DataModule):
             else:
                 # One line, not an error: a class folder not filled yet should not stop a run,
                 # nor vanish from it unnoticed.
-                print(f"warning: {folder} holds no images: not a class", file=sys.stderr)
+                if is_rank_zero():  # once, not once per DDP process
+                    print(f"warning: {folder} holds no images: not a class", file=sys.stderr)
         if len(names) < 2:
             raise DataError(
                 f"{self.path} needs at least two subfolders of images, one per class; found {names}"

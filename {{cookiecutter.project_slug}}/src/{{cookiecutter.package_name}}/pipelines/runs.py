@@ -237,7 +237,9 @@ def compare(log_dir: str, task: str | None, first: str, second: str) -> Path | N
         return None
     from ..utils.plots import compared_learning_curves
 
-    path = Path(log_dir) / "compare" / f"{runs[0].folder.name}_vs_{runs[1].folder.name}.png"
+    # A sweep job's label holds its sweep's timestamp: trial_2 of two searches stay apart.
+    name = "_vs_".join(label.replace("/", "_") for label in labels)
+    path = Path(log_dir) / "compare" / f"{name}.png"
     path.parent.mkdir(parents=True, exist_ok=True)
     compared_learning_curves(histories).savefig(path, dpi=100)
     print(f"learning curves: {path}")

@@ -23,11 +23,16 @@ from ..utils.config import (
     to_container,
 )
 from ..utils.config_checks import validate
-from ..utils.console import print_config, print_results, silence_known_warnings
+from ..utils.console import (
+    print_config,
+    print_results,
+    save_config_tree,
+    silence_known_warnings,
+)
 from ..utils.locks import run_lock
 from ..utils.provenance import write_provenance
 from ..utils.ranks import is_rank_zero
-from ..utils.runs import LAST_CHECKPOINT, mention_unfinished_runs
+from ..utils.runs import LAST_CHECKPOINT, mention_unfinished_runs, relaunched
 
 if TYPE_CHECKING:  # torch and Lightning are imported lazily, after the config is checked
     import lightning as L
@@ -40,7 +45,8 @@ def resolve_run(cfg: DictConfig) -> tuple[DictConfig, Path, Path | None]:
     """The run's config, its folder, and the checkpoint to resume from (if any).
 
     A resumed run keeps the config it was started with; only values given on this
-    command line change it. Nothing is written here, so bad input leaves no trace.
+    command line change it (none when SLURM or torchrun relaunched it). Nothing is
+    written here, so bad input leaves no trace.
     """
     run_dir = Path(HydraConfig.get().runtime.output_dir)
     resume_from = None
@@ -48,6 +54,15 @@ def resolve_run(cfg: DictConfig) -> tuple[DictConfig, Path, Path | None]:
         resume_from = run_dir / LAST_CHECKPOINT
         cfg = apply_overrides(load_config(run_dir), command_line_overrides(exclude={"resume"}))
         cfg.resume = None
+    elif relaunched() and (run_dir / LAST_CHECKPOINT).is_file():
+        # SLURM requeued this job (preempted, or out of time) or torchrun restarted it: the
+        # same launch in the same folder, so it continues with the config it saved there,
+        # whatever groups its command line chose.
+        resume_from = run_dir / LAST_CHECKPOINT
+        cfg = load_config(run_dir)
+        if is_rank_zero():
+            print(f"relaunched: continuing from {resume_from}", file=sys.stderr)
+    if resume_from is not None:
         from ..utils.resume import check_resumable
 
         check_resumable(cfg, resume_from)
@@ -204,6 +219,7 @@ def fit_and_test(cfg: DictConfig) -> dict[str, float]:
     # A resumed run trains on with the values its config recorded, tuned or not.
     if resume_from is None and tune(cfg, trainer, task, datamodule) and is_rank_zero():
         save_config(cfg, run_dir)  # now with the tuned values
+        save_config_tree(cfg, run_dir / "config_tree.log")
     # After tuning: MLflow refuses a parameter logged again with another value.
     for logger in trainer.loggers:
         logger.log_hyperparams(to_container(cfg))

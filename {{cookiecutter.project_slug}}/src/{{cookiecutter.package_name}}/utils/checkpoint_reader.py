@@ -19,7 +19,9 @@ def read_checkpoint(path: str | Path, map_location: Any = "cpu") -> dict[str, An
     if not path.is_file():
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
-        checkpoint = torch.load(path, map_location=map_location, weights_only=True)
+        # mmap: tensors are read when used, so reading a large checkpoint's metrics or config
+        # costs no copy of its weights.
+        checkpoint = torch.load(path, map_location=map_location, weights_only=True, mmap=True)
     except pickle.UnpicklingError as error:
         # torch refuses both garbage and pickled code this way; only code names a global.
         if "Unsupported global" not in str(error):

@@ -31,8 +31,12 @@ def print_config(cfg: DictConfig, save_to: Path | None = None) -> None:
     tree = config_tree(cfg)
     console.print(tree)
     if save_to is not None:
-        with save_to.open("w") as file:
-            Console(file=file, width=120, color_system=None).print(tree)
+        save_config_tree(cfg, save_to, tree)
+
+
+def save_config_tree(cfg: DictConfig, path: Path, tree: Tree | None = None) -> None:
+    with path.open("w") as file:
+        Console(file=file, width=120, color_system=None).print(tree or config_tree(cfg))
 
 
 def print_results(title: str, metrics: Mapping[str, float], notes: Mapping[str, str]) -> None:
