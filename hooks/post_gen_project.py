@@ -13,6 +13,7 @@ from pathlib import Path
 ANSWERS: dict[str, str | bool] = json.loads(
     r"""{
     "project_slug": {{ cookiecutter.project_slug | tojson }},
+    "package_name": {{ cookiecutter.package_name | tojson }},
     "license": {{ cookiecutter.license | tojson }},
     "github_ci": {{ cookiecutter.github_ci | tojson }},
     "dockerfile": {{ cookiecutter.dockerfile | tojson }},
@@ -27,6 +28,8 @@ TURNED_OFF = {
     ".dockerignore": not ANSWERS["dockerfile"],
     "configs/launcher/slurm.yaml": not ANSWERS["slurm"],
     "tests/test_slurm.py": not ANSWERS["slurm"],
+    "scripts/local_slurm.sh": not ANSWERS["slurm"],
+    f"src/{ANSWERS['package_name']}/utils/slurm_logs.py": not ANSWERS["slurm"],
 }
 KEPT = Path(".cookiecutter-kept")
 
@@ -55,7 +58,8 @@ def main() -> None:
         f"\nBaked {slug}. Next steps:\n"
         f"  cd {slug}\n"
         "  python -m venv .venv && . .venv/bin/activate\n"
-        "  pip install -e '.[dev]'\n"
+        "  pip install -e '.[dev]'      # or: uv lock && uv sync --locked --extra dev\n"
+        "                               # commit uv.lock (README: One environment for everyone)\n"
         "  git init && pre-commit install   # ruff and hygiene checks on every commit\n"
         "  python train.py              # MLP on the bundled digits, ~20 s on a 2-core CPU\n"
         "  python train.py model=transformer trainer.max_epochs=20\n"

@@ -34,6 +34,8 @@ OPTIONAL_FILES = (
     ".dockerignore",
     "configs/launcher/slurm.yaml",
     "tests/test_slurm.py",
+    "scripts/local_slurm.sh",
+    f"src/{ANSWERS['package_name']}/utils/slurm_logs.py",
 )
 KEPT = Path(".cookiecutter-kept")
 

@@ -32,6 +32,8 @@ OPTIONAL_FILES: dict[str, Callable[[dict[str, Any]], bool]] = {
     ".dockerignore": lambda a: a["dockerfile"],
     "configs/launcher/slurm.yaml": lambda a: a["slurm"],
     "tests/test_slurm.py": lambda a: a["slurm"],
+    "scripts/local_slurm.sh": lambda a: a["slurm"],
+    "src/my_project/utils/slurm_logs.py": lambda a: a["slurm"],
 }
 LOGGER_PACKAGES = {"tensorboard": "tensorboard", "wandb": "wandb", "mlflow": "mlflow"}
 

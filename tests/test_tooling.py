@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import yaml
 
+from .conftest import TEMPLATE
+
 HOOKS = {
     "ruff check",
     "ruff format",
@@ -77,10 +79,18 @@ def test_ci_workflow_lints_and_tests_on_the_chosen_python(bake):
     assert _version(setup["uses"]) >= 5
     assert setup["with"]["python-version-file"] == ".python-version"
     assert (project / ".python-version").read_text().strip() == "3.12"
-    commands = "\n".join(step.get("run", "") for step in steps)
-    assert 'pip install -e ".[dev]"' in commands
-    assert "pre-commit run --all-files" in commands
-    assert re.search(r"^pytest -m \"not slow\"$", commands, flags=re.MULTILINE)
+    commands = [line.strip() for step in steps for line in step.get("run", "").splitlines()]
+    # Installed from the committed lock, refused when it is missing or out of date, with the
+    # uv the template's own lock test uses (tests/test_uv_lock.py).
+    [uv_pin] = re.findall(r"^uv==\S+$", (TEMPLATE / "requirements-dev.txt").read_text(), re.M)
+    lock_check = commands.index("uv lock --check")
+    assert commands.index(f"python -m pip install {uv_pin}") < lock_check
+    assert any(line.startswith("test -f uv.lock ||") for line in commands[:lock_check])
+    sync = commands.index("uv sync --locked --extra dev")
+    lint = commands.index("uv run --locked pre-commit run --all-files --show-diff-on-failure")
+    tests = commands.index('uv run --locked pytest -m "not slow"')
+    assert lock_check < sync < min(lint, tests)
+    assert not [line for line in commands if "pip install" in line and "uv==" not in line]
 
 
 def test_dockerfile_is_optional_and_installs_the_project(bake):

@@ -26,6 +26,9 @@ from .test_new_data import COMMANDS as NEW_DATA_COMMANDS
 from .test_readme_data import COMMANDS as DATA_COMMANDS
 from .test_runs_command import COMMANDS as RUNS_COMMANDS
 from .test_serve import README_COMMANDS as SERVE_COMMANDS
+{%- if cookiecutter.slurm %}
+from .test_slurm import README_COMMANDS as SLURM_COMMANDS
+{%- endif %}
 
 # Commands, by their first words, that are not run here, and why.
 NOT_RUN = {
@@ -33,6 +36,10 @@ NOT_RUN = {
     (".",): "activates that environment",
     ("source",): "activates that environment",
     ("pip",): "installs into the environment the tests run in",
+    ("uv",): (
+        "locks and installs a second environment; the template's tests/test_uv_lock.py "
+        "locks a bake, syncs it from the lock and trains with uv run"
+    ),
     ("pytest",): "is this test suite",
     ("python", "-m", "pytest"): "is this test suite",
     ("pre-commit", "run"): (
@@ -63,6 +70,9 @@ COVERED_ELSEWHERE = (
         line: "both nodes started at once by tests/test_multi_node.py"
         for line in MULTI_NODE_COMMANDS
     }
+{%- if cookiecutter.slurm %}
+    | {line: "run on a local SLURM cluster by tests/test_slurm.py" for line in SLURM_COMMANDS}
+{%- endif %}
 )
 # Overrides asking for hardware, a cluster or a download: such commands are composed only.
 COMPOSE_ONLY = re.compile(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import signal
 import sys
 import threading
@@ -39,6 +40,8 @@ if TYPE_CHECKING:  # torch and Lightning are imported lazily, after the config i
 
 # The prefix of the last epoch's validation metrics, beside the best checkpoint's.
 LAST = "last_epoch/"
+# submitit's sys.exit code once its SIGUSR2 handler has requeued a SLURM job.
+SUBMITIT_REQUEUED = -1
 
 
 def resolve_run(cfg: DictConfig) -> tuple[DictConfig, Path, Path | None]:
@@ -100,10 +103,13 @@ def fit(
             trainer.fit(task, datamodule=datamodule, ckpt_path=resume_from, weights_only=True)
     except SystemExit as stop:
         signal_name, code = _signal_of(stop)
+        requeued = (
+            " (a requeued SLURM job continues by itself)" if "SLURM_JOB_ID" in os.environ else ""
+        )
         print(
             f"stopped by {signal_name} at epoch {trainer.current_epoch}, step "
             f"{trainer.global_step}; saved {run_dir / LAST_CHECKPOINT}. Continue with: "
-            f"python train.py resume={run_dir}",
+            f"python train.py resume={run_dir}{requeued}",
             file=sys.stderr,
         )
         raise SystemExit(code) from None
@@ -150,7 +156,11 @@ def _signal_of(stop: SystemExit) -> tuple[str, int]:
     (Lightning turns Ctrl+C into ``sys.exit(1)``)."""
     from lightning.pytorch.utilities.exceptions import SIGTERMException
 
-    return ("SIGTERM", 143) if isinstance(stop, SIGTERMException) else ("SIGINT", 130)
+    if isinstance(stop, SIGTERMException):
+        return "SIGTERM", 143
+    if stop.code == SUBMITIT_REQUEUED and "SLURM_JOB_ID" in os.environ:
+        return "SIGUSR2 (time limit or preemption: submitit requeued the job)", SUBMITIT_REQUEUED
+    return "SIGINT", 130
 
 
 def reported_metrics(last: Mapping[str, Any], best: str) -> dict[str, float]:

@@ -31,6 +31,16 @@ def mixed_precision(accelerator: str) -> str:
     return "bf16-mixed"
 
 
+{%- if cookiecutter.slurm %}
+
+
+def gpus_per_node(accelerator: str, devices: int) -> int | None:
+    """``hydra.launcher.gpus_per_node`` of ``launcher=slurm``: one GPU per device, and none
+    for a CPU run, which a cluster without GPUs would otherwise never start."""
+    return None if accelerator == "cpu" else devices
+{%- endif %}
+
+
 def _has_key(node: Any, name: str) -> bool:
     """Whether a config node has this key, its value unresolved (``in`` resolves it, and a
     value such as ``${hydra:job.num}`` resolves only inside a job)."""
@@ -71,3 +81,6 @@ def register_resolvers() -> None:
     OmegaConf.register_new_resolver("sqlite_url", sqlite_url, replace=True)
     OmegaConf.register_new_resolver("searchable", searchable, replace=True)
     OmegaConf.register_new_resolver("trial_folder", trial_folder, replace=True)
+{%- if cookiecutter.slurm %}
+    OmegaConf.register_new_resolver("gpus_per_node", gpus_per_node, replace=True)
+{%- endif %}
