@@ -24,6 +24,8 @@ install_missing() {
     [ "$(id -u)" -eq 0 ] || fail "slurm-wlm and munge are not installed; run this as root to install them"
     command -v apt-get >/dev/null || fail "slurm-wlm and munge are not installed, and there is no apt-get to install them"
     echo "installing slurm-wlm and munge with apt-get"
+    # A fresh machine (a CI runner, a container) has no package lists yet.
+    apt-get update -qq >/dev/null || fail "apt-get update failed; check the machine's network"
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq slurm-wlm munge >/dev/null ||
         fail "apt-get install slurm-wlm munge failed"
 }

@@ -258,6 +258,40 @@ def test_two_sweeps_started_together_each_get_their_own_folder(log_dir):
     assert not run_folders(log_dir), "a sweep made a single run's folder too"
 
 
+@pytest.mark.slow
+def test_a_requeued_slurm_batch_job_trains_on_in_the_folder_its_first_start_made(
+    log_dir, monkeypatch
+):
+    """``sbatch`` of a script that runs ``python train.py``: SLURM stops it (SIGTERM) and, when
+    requeued, runs the same command again with SLURM_RESTART_COUNT=1."""
+    monkeypatch.setenv("SLURM_JOB_ID", "4242")
+    monkeypatch.delenv("SLURM_RESTART_COUNT", raising=False)
+    epochs = 40
+    command = [*ENDLESS, f"trainer.max_epochs={epochs}", "seed=3"]
+    first = start("train.py", log_dir, *command)
+    wait_until(lambda: run_folders(log_dir), first)
+    (run,) = run_folders(log_dir)
+    last = run / "checkpoints" / "last.ckpt"
+    wait_until(last.exists, first)
+    first.send_signal(signal.SIGTERM)
+    first.communicate(timeout=120)
+    stopped_at = torch.load(last, weights_only=True)["global_step"]
+    assert 0 < stopped_at < 2 * epochs
+
+    monkeypatch.setenv("SLURM_RESTART_COUNT", "1")
+    requeued = run_python("train.py", *command, f"paths.log_dir={log_dir}")
+    assert requeued.returncode == 0, requeued.stderr[-3000:]
+    assert f"relaunched: continuing from {last}" in requeued.stderr
+    assert run_folders(log_dir) == [run]
+    assert torch.load(last, weights_only=True)["global_step"] == 2 * epochs
+
+    # Another job's restart is no continuation of this run: a folder of its own.
+    monkeypatch.setenv("SLURM_JOB_ID", "4243")
+    other = run_python("train.py", *SHORT, f"paths.log_dir={log_dir}")
+    assert other.returncode == 0, other.stderr[-3000:]
+    assert len(run_folders(log_dir)) == 2
+
+
 # --- one writer per folder ----------------------------------------------------------------
 
 

@@ -16,6 +16,7 @@ RECORDED_PREFIXES = (
 # Names whose values are credentials: written as *** (the name still shows it was set).
 SECRET = re.compile(r"(^|_)(KEY|TOKEN)$|PASSWORD|PASSWD|SECRET|CREDENTIAL", re.IGNORECASE)
 MASK = "***"
+ENVIRONMENT = "environment.txt"
 
 
 def _git(*args: str) -> str | None:
@@ -65,7 +66,7 @@ def write_provenance(run_dir: Path) -> None:
     (run_dir / "requirements.txt").write_text("\n".join(packages) + "\n")
     command = " ".join(masked_argument(argument) for argument in sys.argv)
     variables = "".join(f"  {line}\n" for line in recorded_environment())
-    (run_dir / "environment.txt").write_text(
+    (run_dir / ENVIRONMENT).write_text(
         f"python: {sys.version.split()[0]}\nplatform: {platform.platform()}\n"
         f"command: {command}\nvariables:\n{variables}"
     )

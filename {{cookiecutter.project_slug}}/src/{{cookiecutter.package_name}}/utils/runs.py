@@ -14,6 +14,7 @@ from omegaconf import DictConfig
 from .config import CONFIG
 from .errors import CheckpointError, ConfigError, UserError
 from .locks import is_locked
+from .provenance import ENVIRONMENT
 from .ranks import is_rank_zero
 
 if TYPE_CHECKING:  # torch and Lightning load only once the run is found
@@ -131,7 +132,26 @@ def new_run_dir(log_dir: str, task_name: str) -> Path:
             "a process of rank > 0 was started without its run folder: start it with "
             "torchrun, srun or Lightning's own launcher (trainer=ddp)"
         )
+    if relaunched() and (earlier := requeued_run(runs)) is not None:
+        return earlier
     return claim(runs, datetime.now().strftime(STAMP))
+
+
+def requeued_run(runs: Path) -> Path | None:
+    """The folder an earlier start of this SLURM batch job made, found by the job id its
+    environment.txt recorded. A requeued job runs its script again from the top, so a
+    plain ``python train.py`` in it would otherwise name a new folder."""
+    job = os.environ.get("SLURM_JOB_ID")
+    if job is None or not runs.is_dir():
+        return None
+    recorded = f"  SLURM_JOB_ID={job}"
+    started = [
+        folder
+        for folder in runs.iterdir()
+        if (folder / ENVIRONMENT).is_file()
+        and recorded in (folder / ENVIRONMENT).read_text().splitlines()
+    ]
+    return max(started, key=lambda folder: folder.name, default=None)
 
 
 def find_run(log_dir: str, task_name: str | None, spec: str) -> Path:
