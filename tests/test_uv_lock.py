@@ -98,11 +98,11 @@ def index_on_disk(root: Path, packages: list[str]) -> Path | None:
     return root
 
 
-def uv(
-    project: Path, environment: dict[str, str], *arguments: str
+def run_command(
+    project: Path, environment: dict[str, str], command: list[str]
 ) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [find_uv_bin(), *arguments],
+        command,
         cwd=project,
         env=environment,
         capture_output=True,
@@ -110,6 +110,12 @@ def uv(
         stdin=subprocess.DEVNULL,
         timeout=900,
     )
+
+
+def uv(
+    project: Path, environment: dict[str, str], *arguments: str
+) -> subprocess.CompletedProcess[str]:
+    return run_command(project, environment, [find_uv_bin(), *arguments])
 
 
 def locked(project: Path) -> dict[str, list[dict]]:
@@ -185,15 +191,8 @@ def ci_install(project: Path, environment: dict[str, str]) -> subprocess.Complet
     workflow = yaml.safe_load((project / ".github" / "workflows" / "ci.yml").read_text())
     [job] = workflow["jobs"].values()
     [step] = [step for step in job["steps"] if step.get("name") == "Install from uv.lock"]
-    return subprocess.run(
-        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]],
-        cwd=project,
-        env=environment,
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        timeout=900,
-    )
+    bash = ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", step["run"]]
+    return run_command(project, environment, bash)
 
 
 def test_a_bake_installs_from_its_lock_and_trains(tmp_path):
